@@ -1,0 +1,35 @@
+"""numdl: deep-learning numerics from the textbook, in readable NumPy and fused kernels.
+
+The reference layer follows the textbook chapter by chapter (see the README's tour); the hot
+paths (:mod:`numdl.ops`) dispatch to the backend chosen with :func:`set_backend`.
+"""
+
+from numdl.backend import available_backends, get_backend, set_backend, use_backend
+from numdl.ops import (
+    adamw_update,
+    cross_entropy,
+    linear_backward,
+    linear_forward,
+    log_softmax,
+    logsumexp,
+    momentum_update,
+    softmax,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "adamw_update",
+    "available_backends",
+    "cross_entropy",
+    "get_backend",
+    "linear_backward",
+    "linear_forward",
+    "log_softmax",
+    "logsumexp",
+    "momentum_update",
+    "set_backend",
+    "softmax",
+    "use_backend",
+]
