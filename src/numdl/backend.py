@@ -49,6 +49,9 @@ _BACKENDS: dict[str, _Spec] = {
 }
 
 
+_BUILTIN = frozenset(_BACKENDS)
+
+
 class Backend:
     """A loaded backend: its ``name``, array module ``xp``, and one attribute per op."""
 
@@ -72,6 +75,35 @@ _default: str | None = None  # set_backend's choice; None means "from the enviro
 def available_backends() -> list[str]:
     """Names of all known backends, whether or not their dependencies are installed."""
     return list(_BACKENDS)
+
+
+def register_backend(
+    name: str, module: str, *, array_module: str = "numpy", install_hint: str = ""
+) -> None:
+    """Add backend ``name``, implemented by the importable module named ``module``.
+
+    The module must define every function of :data:`OPS` with the signatures of
+    :mod:`numdl.hotpaths`; it is imported when the backend is first selected. Registering
+    an existing name replaces it (and forgets its loaded module).
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    with _load_lock:
+        _BACKENDS[name] = _Spec(module, array_module, install_hint or f"install {module}")
+        _loaded.pop(name, None)
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend added with :func:`register_backend` (built-ins cannot be removed)."""
+    if name in _BUILTIN:
+        raise ValueError(f"cannot unregister the built-in backend {name!r}")
+    _check_name(name)
+    global _default
+    with _load_lock:
+        del _BACKENDS[name]
+        _loaded.pop(name, None)
+        if _default == name:
+            _default = None
 
 
 def _check_name(name: Any) -> str:

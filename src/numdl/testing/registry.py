@@ -1,0 +1,278 @@
+"""The op registry: every hot-path op with its reference, inputs and named shapes.
+
+One :class:`OpCase` per way of calling a backend op. The equivalence suite runs each case
+on every backend against :mod:`numdl.hotpaths`; the asv suites and the comparison script
+time the same cases on the same inputs. A kernel added to a backend without a case here
+fails ``tests/equivalence/test_registry.py`` (every op in :data:`numdl.backend.OPS` must
+be covered), so no kernel exists without its equality test.
+
+A case builds a dict of inputs (``make``), including preallocated output buffers, and calls
+an implementation module on it (``call``), which writes the outputs into that dict; the
+names in ``outputs`` (and ``"return"``, the call's return value) are what must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from numdl.backend import OPS
+
+__all__ = ["CASES", "VALUE_KINDS", "OpCase", "case", "copy_inputs"]
+
+#: How input values are drawn: ordinary values, or the edge cases a kernel must get right.
+VALUE_KINDS = ("normal", "extreme")
+
+Inputs = dict[str, Any]
+Rng = np.random.Generator
+Shape = tuple[int, ...]
+Maker = Callable[[Rng, np.dtype, Shape, str], Inputs]
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One way of calling a backend op, with its inputs and the outputs to compare.
+
+    Attributes
+    ----------
+    name : str
+        Unique case name, e.g. ``"cross_entropy_labels"``.
+    op : str
+        The backend function it calls (an entry of :data:`numdl.backend.OPS`).
+    make : callable (rng, dtype, shape, values) -> dict
+        Builds the inputs for a shape from :attr:`shapes` (or any shape of that form).
+    call : callable (module, inputs) -> return value
+        Calls ``module.<op>`` on the inputs; outputs are written into ``inputs``.
+    outputs : tuple of str
+        Entries of the inputs dict that the call writes; ``"return"`` is the return value.
+    shapes : dict of str to tuple
+        Named shapes: ``"tiny"`` and ``"small"`` for tests, ``"mnist"`` and ``"large"`` for
+        benchmarks (asv and the comparison script).
+    bytes_moved : callable (shape, itemsize) -> int
+        Minimum memory traffic of one call, for roofline figures.
+    flops : callable (shape) -> int
+        GEMM floating-point operations of one call (0 for memory-bound ops).
+    """
+
+    name: str
+    op: str
+    make: Maker
+    call: Callable[[ModuleType, Inputs], Any]
+    outputs: tuple[str, ...]
+    shapes: dict[str, tuple[int, ...]]
+    bytes_moved: Callable[[tuple[int, ...], int], int]
+    flops: Callable[[tuple[int, ...]], int] = field(default=lambda shape: 0)
+
+
+def copy_inputs(inputs: Inputs) -> Inputs:
+    """A deep copy of the array entries (so two implementations start from equal inputs)."""
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+
+
+# ------------------------------------------------------------------------------ generators
+def _tiny_value(dtype: np.dtype) -> float:
+    """A subnormal of ``dtype`` (well below the smallest normal)."""
+    return float(np.finfo(dtype).smallest_normal) / 64
+
+
+def _values(
+    rng: Rng, dtype: np.dtype, shape: Shape, kind: str, *, scale: float = 1.0, special: bool = True
+) -> np.ndarray:
+    """Random values of ``shape``; with ``kind="extreme"`` sprinkle in the edge cases.
+
+    Extreme values: ±1e4, subnormals and (``special``) −inf and NaN, at ~2 % of entries each.
+    """
+    x = (rng.standard_normal(shape) * scale).astype(dtype)
+    if kind == "normal" or x.size == 0:
+        return x
+    if kind != "extreme":
+        raise ValueError(f"values must be one of {VALUE_KINDS}, got {kind!r}")
+    picks = [1e4, -1e4, _tiny_value(dtype), -_tiny_value(dtype)]
+    if special:
+        picks += [-np.inf, np.nan]
+    for value in picks:
+        mask = rng.random(shape) < 0.02
+        x[mask] = value
+    return x
+
+
+def _logit_rows(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> np.ndarray:
+    """(B, C) logits scaled like a trained classifier's; extreme adds an all −inf row."""
+    x = _values(rng, dtype, shape, kind, scale=3.0)
+    if kind == "extreme" and shape[0] > 1:
+        x[rng.integers(shape[0])] = -np.inf
+    return x
+
+
+def _make_rows(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+    b, c = shape
+    return {"x": _logit_rows(rng, dtype, shape, kind), "out_lse": np.empty(b, dtype),
+            "out_lsm": np.empty((b, c), dtype)}  # fmt: skip
+
+
+def _make_ce(target: str, grad: bool) -> Maker:
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        b, c = shape
+        inputs = {"logits": _logit_rows(rng, dtype, shape, kind)}
+        if target == "labels":
+            inputs["target"] = rng.integers(0, c, size=b).astype(np.int64)
+        else:
+            t = rng.random((b, c)).astype(dtype)
+            inputs["target"] = t / t.sum(axis=1, keepdims=True)
+        inputs["dlogits"] = np.empty((b, c), dtype) if grad else None
+        return inputs
+
+    return make
+
+
+def _make_linear(relu: bool, backward: bool, inplace: bool = False, dx: bool = True) -> Maker:
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        b, d_in, d_out = shape
+        x = _values(rng, dtype, (b, d_in), kind, special=False)
+        w = _values(rng, dtype, (d_in, d_out), "normal", scale=1 / np.sqrt(d_in))
+        bias = _values(rng, dtype, (d_out,), kind, scale=0.1, special=False)
+        inputs: Inputs = {
+            "x": x,
+            "w": w,
+            "b": bias,
+            "relu": relu,
+            "out": np.empty((b, d_out), dtype),
+        }
+        if backward:
+            out = np.matmul(x, w) + bias
+            inputs["out"] = np.maximum(out, 0) if relu else out
+            inputs["grad_out"] = _values(rng, dtype, (b, d_out), kind, special=False)
+            inputs["dz"] = "grad_out" if inplace else np.empty((b, d_out), dtype)
+            inputs["dx"] = np.empty((b, d_in), dtype) if dx else None
+            inputs["dw"] = np.empty((d_in, d_out), dtype)
+            inputs["db"] = np.empty(d_out, dtype)
+        return inputs
+
+    return make
+
+
+def _call_linear_backward(m: ModuleType, a: Inputs) -> Any:
+    dz = a["grad_out"] if isinstance(a["dz"], str) else a["dz"]
+    args = (a["grad_out"], a["x"], a["w"], a["out"], a["relu"], dz, a["dx"], a["dw"], a["db"])
+    return m.linear_backward(*args)
+
+
+def _make_update(states: tuple[str, ...], decayed: float) -> Maker:
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        (n,) = shape
+        inputs: Inputs = {
+            "param": _values(rng, dtype, (n,), "normal"),
+            "grad": _values(rng, dtype, (n,), kind),
+            "n_decayed": int(n * decayed),
+        }
+        for name in states:
+            base = _values(rng, dtype, (n,), "normal", scale=0.1)
+            inputs[name] = np.abs(base) if name == "v" else base
+        return inputs
+
+    return make
+
+
+def _lin_flops(shape: tuple[int, ...], gemms: int) -> int:
+    b, d_in, d_out = shape
+    return 2 * b * d_in * d_out * gemms
+
+
+_LINEAR_SHAPES = {
+    "tiny": (1, 1, 1),
+    "small": (37, 19, 23),
+    "mnist": (256, 784, 512),
+    "large": (256, 784, 512),
+}
+_ROW_SHAPES = {"tiny": (1, 1), "small": (33, 70), "mnist": (256, 10), "large": (2048, 32000)}
+_FLAT_SHAPES = {"tiny": (1,), "small": (1000,), "mnist": (407_050,), "large": (25_000_000,)}
+
+CASES: dict[str, OpCase] = {}
+
+
+def _register(c: OpCase) -> None:
+    if c.op not in OPS:
+        raise ValueError(f"case {c.name!r} calls unknown op {c.op!r}")
+    CASES[c.name] = c
+
+
+def case(name: str) -> OpCase:
+    """The registered case ``name`` (``KeyError`` listing the names otherwise)."""
+    try:
+        return CASES[name]
+    except KeyError:
+        raise KeyError(f"no op case {name!r}; known: {sorted(CASES)}") from None
+
+
+for _relu in (True, False):
+    _register(OpCase(
+        name="linear_forward_relu" if _relu else "linear_forward",
+        op="linear_forward",
+        make=_make_linear(_relu, backward=False),
+        call=lambda m, a: m.linear_forward(a["x"], a["w"], a["b"], a["relu"], a["out"]),
+        outputs=("out",),
+        shapes=_LINEAR_SHAPES,
+        bytes_moved=lambda s, k: k * (s[0] * s[1] + s[1] * s[2] + s[2] + s[0] * s[2]),
+        flops=lambda s: _lin_flops(s, 1),
+    ))  # fmt: skip
+
+for _name, _relu, _inplace, _dx in (
+    ("linear_backward_relu", True, False, True),
+    ("linear_backward_relu_inplace_first_layer", True, True, False),
+    ("linear_backward", False, False, True),
+):
+    _register(OpCase(
+        name=_name,
+        op="linear_backward",
+        make=_make_linear(_relu, backward=True, inplace=_inplace, dx=_dx),
+        call=_call_linear_backward,
+        outputs=("grad_out", "dw", "db") + (() if _inplace else ("dz",)) + (("dx",) if _dx else ()),
+        shapes=_LINEAR_SHAPES,
+        bytes_moved=lambda s, k: k * (3 * s[0] * s[2] + s[0] * s[1] * 2 + s[1] * s[2] * 2),
+        flops=(lambda s: _lin_flops(s, 2)) if not _dx else (lambda s: _lin_flops(s, 3)),
+    ))  # fmt: skip
+
+_register(OpCase(
+    name="logsumexp_rows", op="logsumexp_rows", make=_make_rows,
+    call=lambda m, a: m.logsumexp_rows(a["x"], a["out_lse"]),
+    outputs=("out_lse",), shapes=_ROW_SHAPES,
+    bytes_moved=lambda s, k: k * (s[0] * s[1] + s[0]),
+))  # fmt: skip
+_register(OpCase(
+    name="log_softmax_rows", op="log_softmax_rows", make=_make_rows,
+    call=lambda m, a: m.log_softmax_rows(a["x"], a["out_lsm"]),
+    outputs=("out_lsm",), shapes=_ROW_SHAPES,
+    bytes_moved=lambda s, k: k * 2 * s[0] * s[1],
+))  # fmt: skip
+for _target, _grad in (("labels", True), ("soft", True), ("labels", False)):
+    _register(OpCase(
+        name=f"cross_entropy_{_target}" + ("" if _grad else "_loss_only"),
+        op="cross_entropy",
+        make=_make_ce(_target, _grad),
+        call=lambda m, a: m.cross_entropy(a["logits"], a["target"], a["dlogits"]),
+        outputs=("return", "dlogits") if _grad else ("return",),
+        shapes=_ROW_SHAPES,
+        bytes_moved=(lambda s, k, t=_target, g=_grad: k * s[0] * s[1] * (1 + g + (t == "soft"))),
+    ))  # fmt: skip
+for _nesterov in (False, True):
+    _register(OpCase(
+        name="nesterov_update" if _nesterov else "momentum_update",
+        op="momentum_update",
+        make=_make_update(("velocity",), decayed=0.75),
+        call=lambda m, a, n=_nesterov: m.momentum_update(
+            a["param"], a["grad"], a["velocity"], 0.05, 0.9, 1e-4, n, a["n_decayed"]),
+        outputs=("param", "velocity"), shapes=_FLAT_SHAPES,
+        bytes_moved=lambda s, k: 5 * k * s[0],
+    ))  # fmt: skip
+_register(OpCase(
+    name="adamw_update", op="adamw_update",
+    make=_make_update(("m", "v"), decayed=0.75),
+    call=lambda m, a: m.adamw_update(
+        a["param"], a["grad"], a["m"], a["v"], 1e-3, 0.9, 0.999, 1e-8, 1e-2, 7, a["n_decayed"]),
+    outputs=("param", "m", "v"), shapes=_FLAT_SHAPES,
+    bytes_moved=lambda s, k: 7 * k * s[0],
+))  # fmt: skip
