@@ -108,11 +108,17 @@ class Linear(Layer):
         if compute_dx and (self._dx is None or self._dx.shape != self._x.shape):
             self._dx = _backend.current().xp.empty(self._x.shape, dtype=self.W.dtype)
         dx, _, _ = ops.linear_backward(
-            grad, self._x, self.W, self._out,
-            relu=self.relu, compute_dx=compute_dx,
-            dx=self._dx if compute_dx else None, dw=self.dW, db=self.db,
+            grad,
+            self._x,
+            self.W,
+            self._out,
+            relu=self.relu,
+            compute_dx=compute_dx,
+            dx=self._dx if compute_dx else None,
+            dw=self.dW,
+            db=self.db,
             overwrite_grad=overwrite_grad,
-        )  # fmt: skip
+        )
         return dx
 
 

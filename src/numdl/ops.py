@@ -295,7 +295,7 @@ def momentum_update(
     ----------
     param, velocity : arrays, C-contiguous, updated in place
     grad : array of the same shape and dtype
-    lr : float > 0
+    lr : float >= 0
     momentum : float in [0, 1)
     weight_decay : float >= 0
         λ of the L2 penalty (λ/2)Σθ² (eq. 20).
@@ -305,7 +305,7 @@ def momentum_update(
         buffer holds its weights first, its biases last); default all.
     """
     p, g, v = _check_update_arrays(param, {"grad": grad, "velocity": velocity})
-    lr = check_positive(lr, "lr")
+    lr = check_positive(lr, "lr", allow_zero=True)
     momentum = check_in_range(momentum, "momentum", 0.0, 1.0)
     weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
     _backend.current().momentum_update(
@@ -334,7 +334,7 @@ def adamw_update(
     param, m, v : arrays, C-contiguous, updated in place
         Parameters, first and second moment estimates.
     grad : array of the same shape and dtype
-    lr : float > 0
+    lr : float >= 0
     step : int >= 1
         Index of this update (for the bias correction 1 − βᵗ).
     beta1, beta2 : floats in [0, 1)
@@ -345,7 +345,7 @@ def adamw_update(
         See :func:`momentum_update`.
     """
     p, g, m_, v_ = _check_update_arrays(param, {"grad": grad, "m": m, "v": v})
-    lr = check_positive(lr, "lr")
+    lr = check_positive(lr, "lr", allow_zero=True)
     step = check_int(step, "step", minimum=1)
     beta1 = check_in_range(beta1, "beta1", 0.0, 1.0)
     beta2 = check_in_range(beta2, "beta2", 0.0, 1.0)

@@ -68,7 +68,7 @@ class Optimizer:
             list of arrays, a dict or list of the same keys/length; ``None`` entries are
             skipped (frozen parameters).
         """
-        self.lr = check_positive(self.lr, "lr")
+        self.lr = check_positive(self.lr, "lr", allow_zero=True)  # a warm-up may start at 0
         pairs = self._pairs(grads)
         self.steps += 1
         for slot, grad in pairs:
@@ -196,10 +196,15 @@ class SGD(Optimizer):
 
     def _update(self, slot: _Slot, grad: Any, state: dict[str, Any]) -> None:
         ops.momentum_update(
-            slot.param, grad, state["velocity"],
-            lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
-            nesterov=self.nesterov, n_decayed=slot.n_decayed,
-        )  # fmt: skip
+            slot.param,
+            grad,
+            state["velocity"],
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            nesterov=self.nesterov,
+            n_decayed=slot.n_decayed,
+        )
 
 
 class AdamW(Optimizer):
@@ -234,10 +239,18 @@ class AdamW(Optimizer):
 
     def _update(self, slot: _Slot, grad: Any, state: dict[str, Any]) -> None:
         ops.adamw_update(
-            slot.param, grad, state["m"], state["v"],
-            lr=self.lr, step=self.steps, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-            weight_decay=self.weight_decay, n_decayed=slot.n_decayed,
-        )  # fmt: skip
+            slot.param,
+            grad,
+            state["m"],
+            state["v"],
+            lr=self.lr,
+            step=self.steps,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+            n_decayed=slot.n_decayed,
+        )
 
 
 def make_optimizer(name: str, params: Any, *, lr: float, **kwargs: Any) -> Optimizer:

@@ -20,8 +20,9 @@ from numdl.testing import CASES, VALUE_KINDS, assert_backend_close, copy_inputs
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 
 
-def check_case(name: str, be: Backend, dtype: np.dtype, shape: tuple[int, ...], values: str,
-               seed: int = 0) -> None:  # fmt: skip
+def check_case(
+    name: str, be: Backend, dtype: np.dtype, shape: tuple[int, ...], values: str, seed: int = 0
+) -> None:
     """Run case ``name`` on the reference and on ``be`` from equal inputs; compare outputs."""
     case = CASES[name]
     inputs = case.make(np.random.default_rng(seed), dtype, shape, values)
@@ -50,8 +51,9 @@ def test_registry_covers_every_op() -> None:
 @pytest.mark.parametrize("size", ["tiny", "small"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_case_named_shapes(kernel_backend: Backend, name: str, dtype: np.dtype, size: str,
-                           values: str) -> None:  # fmt: skip
+def test_case_named_shapes(
+    kernel_backend: Backend, name: str, dtype: np.dtype, size: str, values: str
+) -> None:
     check_case(name, kernel_backend, dtype, CASES[name].shapes[size], values)
 
 
@@ -69,13 +71,15 @@ FLAT_CASES = sorted(n for n, c in CASES.items() if len(c.shapes["tiny"]) == 1)
 @pytest.mark.parametrize("values", VALUE_KINDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("name", ROW_CASES)
-def test_rows_of_32000_classes(kernel_backend: Backend, name: str, dtype: np.dtype,
-                               values: str) -> None:  # fmt: skip
+def test_rows_of_32000_classes(
+    kernel_backend: Backend, name: str, dtype: np.dtype, values: str
+) -> None:
     check_case(name, kernel_backend, dtype, (3, 32000), values)
 
 
-_settings = settings(max_examples=25, deadline=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+_settings = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 _dtypes = st.sampled_from(DTYPES)
 _values = st.sampled_from(VALUE_KINDS)
 _seeds = st.integers(0, 2**31 - 1)
@@ -83,26 +87,60 @@ _dim = st.one_of(st.just(1), st.integers(1, 70))
 
 
 @_settings
-@given(name=st.sampled_from(ROW_CASES), rows=_dim, cols=st.one_of(_dim, st.integers(1, 5000)),
-       dtype=_dtypes, values=_values, seed=_seeds)  # fmt: skip
-def test_rows_hypothesis(kernel_backend: Backend, name: str, rows: int, cols: int,
-                         dtype: np.dtype, values: str, seed: int) -> None:  # fmt: skip
+@given(
+    name=st.sampled_from(ROW_CASES),
+    rows=_dim,
+    cols=st.one_of(_dim, st.integers(1, 5000)),
+    dtype=_dtypes,
+    values=_values,
+    seed=_seeds,
+)
+def test_rows_hypothesis(
+    kernel_backend: Backend,
+    name: str,
+    rows: int,
+    cols: int,
+    dtype: np.dtype,
+    values: str,
+    seed: int,
+) -> None:
     check_case(name, kernel_backend, dtype, (rows, cols), values, seed)
 
 
 @_settings
-@given(name=st.sampled_from(LINEAR_CASES), b=_dim, d_in=_dim, d_out=_dim, dtype=_dtypes,
-       values=_values, seed=_seeds)  # fmt: skip
-def test_linear_hypothesis(kernel_backend: Backend, name: str, b: int, d_in: int, d_out: int,
-                           dtype: np.dtype, values: str, seed: int) -> None:  # fmt: skip
+@given(
+    name=st.sampled_from(LINEAR_CASES),
+    b=_dim,
+    d_in=_dim,
+    d_out=_dim,
+    dtype=_dtypes,
+    values=_values,
+    seed=_seeds,
+)
+def test_linear_hypothesis(
+    kernel_backend: Backend,
+    name: str,
+    b: int,
+    d_in: int,
+    d_out: int,
+    dtype: np.dtype,
+    values: str,
+    seed: int,
+) -> None:
     check_case(name, kernel_backend, dtype, (b, d_in, d_out), values, seed)
 
 
 @_settings
-@given(name=st.sampled_from(FLAT_CASES), n=st.integers(1, 20000), dtype=_dtypes,
-       values=_values, seed=_seeds)  # fmt: skip
-def test_updates_hypothesis(kernel_backend: Backend, name: str, n: int, dtype: np.dtype,
-                            values: str, seed: int) -> None:  # fmt: skip
+@given(
+    name=st.sampled_from(FLAT_CASES),
+    n=st.integers(1, 20000),
+    dtype=_dtypes,
+    values=_values,
+    seed=_seeds,
+)
+def test_updates_hypothesis(
+    kernel_backend: Backend, name: str, n: int, dtype: np.dtype, values: str, seed: int
+) -> None:
     check_case(name, kernel_backend, dtype, (n,), values, seed)
 
 

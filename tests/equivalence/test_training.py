@@ -30,8 +30,9 @@ def _train(backend_name: str, dtype: np.dtype, steps: int, optimizer: str) -> tu
     x, y = _problem(dtype)
     with numdl.use_backend(backend_name):
         model = MLP([x.shape[1], 48, 32, 10], dtype=dtype, seed=3)
-        opt = make_optimizer(optimizer, model.params, lr=0.05 if optimizer != "adamw" else 1e-3,
-                             weight_decay=1e-4)  # fmt: skip
+        opt = make_optimizer(
+            optimizer, model.params, lr=0.05 if optimizer != "adamw" else 1e-3, weight_decay=1e-4
+        )
         loss_fn = SoftmaxCrossEntropy()
         losses = []
         for step in range(steps):

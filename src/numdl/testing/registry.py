@@ -110,8 +110,11 @@ def _logit_rows(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> np.ndarra
 
 def _make_rows(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
     b, c = shape
-    return {"x": _logit_rows(rng, dtype, shape, kind), "out_lse": np.empty(b, dtype),
-            "out_lsm": np.empty((b, c), dtype)}  # fmt: skip
+    return {
+        "x": _logit_rows(rng, dtype, shape, kind),
+        "out_lse": np.empty(b, dtype),
+        "out_lsm": np.empty((b, c), dtype),
+    }
 
 
 def _make_ce(target: str, grad: bool) -> Maker:
@@ -209,70 +212,99 @@ def case(name: str) -> OpCase:
 
 
 for _relu in (True, False):
-    _register(OpCase(
-        name="linear_forward_relu" if _relu else "linear_forward",
-        op="linear_forward",
-        make=_make_linear(_relu, backward=False),
-        call=lambda m, a: m.linear_forward(a["x"], a["w"], a["b"], a["relu"], a["out"]),
-        outputs=("out",),
-        shapes=_LINEAR_SHAPES,
-        bytes_moved=lambda s, k: k * (s[0] * s[1] + s[1] * s[2] + s[2] + s[0] * s[2]),
-        flops=lambda s: _lin_flops(s, 1),
-    ))  # fmt: skip
+    _register(
+        OpCase(
+            name="linear_forward_relu" if _relu else "linear_forward",
+            op="linear_forward",
+            make=_make_linear(_relu, backward=False),
+            call=lambda m, a: m.linear_forward(a["x"], a["w"], a["b"], a["relu"], a["out"]),
+            outputs=("out",),
+            shapes=_LINEAR_SHAPES,
+            bytes_moved=lambda s, k: k * (s[0] * s[1] + s[1] * s[2] + s[2] + s[0] * s[2]),
+            flops=lambda s: _lin_flops(s, 1),
+        )
+    )
 
 for _name, _relu, _inplace, _dx in (
     ("linear_backward_relu", True, False, True),
     ("linear_backward_relu_inplace_first_layer", True, True, False),
     ("linear_backward", False, False, True),
 ):
-    _register(OpCase(
-        name=_name,
-        op="linear_backward",
-        make=_make_linear(_relu, backward=True, inplace=_inplace, dx=_dx),
-        call=_call_linear_backward,
-        outputs=("grad_out", "dw", "db") + (() if _inplace else ("dz",)) + (("dx",) if _dx else ()),
-        shapes=_LINEAR_SHAPES,
-        bytes_moved=lambda s, k: k * (3 * s[0] * s[2] + s[0] * s[1] * 2 + s[1] * s[2] * 2),
-        flops=(lambda s: _lin_flops(s, 2)) if not _dx else (lambda s: _lin_flops(s, 3)),
-    ))  # fmt: skip
+    _register(
+        OpCase(
+            name=_name,
+            op="linear_backward",
+            make=_make_linear(_relu, backward=True, inplace=_inplace, dx=_dx),
+            call=_call_linear_backward,
+            outputs=("grad_out", "dw", "db")
+            + (() if _inplace else ("dz",))
+            + (("dx",) if _dx else ()),
+            shapes=_LINEAR_SHAPES,
+            bytes_moved=lambda s, k: k * (3 * s[0] * s[2] + s[0] * s[1] * 2 + s[1] * s[2] * 2),
+            flops=(lambda s: _lin_flops(s, 2)) if not _dx else (lambda s: _lin_flops(s, 3)),
+        )
+    )
 
-_register(OpCase(
-    name="logsumexp_rows", op="logsumexp_rows", make=_make_rows,
-    call=lambda m, a: m.logsumexp_rows(a["x"], a["out_lse"]),
-    outputs=("out_lse",), shapes=_ROW_SHAPES,
-    bytes_moved=lambda s, k: k * (s[0] * s[1] + s[0]),
-))  # fmt: skip
-_register(OpCase(
-    name="log_softmax_rows", op="log_softmax_rows", make=_make_rows,
-    call=lambda m, a: m.log_softmax_rows(a["x"], a["out_lsm"]),
-    outputs=("out_lsm",), shapes=_ROW_SHAPES,
-    bytes_moved=lambda s, k: k * 2 * s[0] * s[1],
-))  # fmt: skip
-for _target, _grad in (("labels", True), ("soft", True), ("labels", False)):
-    _register(OpCase(
-        name=f"cross_entropy_{_target}" + ("" if _grad else "_loss_only"),
-        op="cross_entropy",
-        make=_make_ce(_target, _grad),
-        call=lambda m, a: m.cross_entropy(a["logits"], a["target"], a["dlogits"]),
-        outputs=("return", "dlogits") if _grad else ("return",),
+_register(
+    OpCase(
+        name="logsumexp_rows",
+        op="logsumexp_rows",
+        make=_make_rows,
+        call=lambda m, a: m.logsumexp_rows(a["x"], a["out_lse"]),
+        outputs=("out_lse",),
         shapes=_ROW_SHAPES,
-        bytes_moved=(lambda s, k, t=_target, g=_grad: k * s[0] * s[1] * (1 + g + (t == "soft"))),
-    ))  # fmt: skip
+        bytes_moved=lambda s, k: k * (s[0] * s[1] + s[0]),
+    )
+)
+_register(
+    OpCase(
+        name="log_softmax_rows",
+        op="log_softmax_rows",
+        make=_make_rows,
+        call=lambda m, a: m.log_softmax_rows(a["x"], a["out_lsm"]),
+        outputs=("out_lsm",),
+        shapes=_ROW_SHAPES,
+        bytes_moved=lambda s, k: k * 2 * s[0] * s[1],
+    )
+)
+for _target, _grad in (("labels", True), ("soft", True), ("labels", False)):
+    _register(
+        OpCase(
+            name=f"cross_entropy_{_target}" + ("" if _grad else "_loss_only"),
+            op="cross_entropy",
+            make=_make_ce(_target, _grad),
+            call=lambda m, a: m.cross_entropy(a["logits"], a["target"], a["dlogits"]),
+            outputs=("return", "dlogits") if _grad else ("return",),
+            shapes=_ROW_SHAPES,
+            bytes_moved=(
+                lambda s, k, t=_target, g=_grad: k * s[0] * s[1] * (1 + g + (t == "soft"))
+            ),
+        )
+    )
 for _nesterov in (False, True):
-    _register(OpCase(
-        name="nesterov_update" if _nesterov else "momentum_update",
-        op="momentum_update",
-        make=_make_update(("velocity",), decayed=0.75),
-        call=lambda m, a, n=_nesterov: m.momentum_update(
-            a["param"], a["grad"], a["velocity"], 0.05, 0.9, 1e-4, n, a["n_decayed"]),
-        outputs=("param", "velocity"), shapes=_FLAT_SHAPES,
-        bytes_moved=lambda s, k: 5 * k * s[0],
-    ))  # fmt: skip
-_register(OpCase(
-    name="adamw_update", op="adamw_update",
-    make=_make_update(("m", "v"), decayed=0.75),
-    call=lambda m, a: m.adamw_update(
-        a["param"], a["grad"], a["m"], a["v"], 1e-3, 0.9, 0.999, 1e-8, 1e-2, 7, a["n_decayed"]),
-    outputs=("param", "m", "v"), shapes=_FLAT_SHAPES,
-    bytes_moved=lambda s, k: 7 * k * s[0],
-))  # fmt: skip
+    _register(
+        OpCase(
+            name="nesterov_update" if _nesterov else "momentum_update",
+            op="momentum_update",
+            make=_make_update(("velocity",), decayed=0.75),
+            call=lambda m, a, n=_nesterov: m.momentum_update(
+                a["param"], a["grad"], a["velocity"], 0.05, 0.9, 1e-4, n, a["n_decayed"]
+            ),
+            outputs=("param", "velocity"),
+            shapes=_FLAT_SHAPES,
+            bytes_moved=lambda s, k: 5 * k * s[0],
+        )
+    )
+_register(
+    OpCase(
+        name="adamw_update",
+        op="adamw_update",
+        make=_make_update(("m", "v"), decayed=0.75),
+        call=lambda m, a: m.adamw_update(
+            a["param"], a["grad"], a["m"], a["v"], 1e-3, 0.9, 0.999, 1e-8, 1e-2, 7, a["n_decayed"]
+        ),
+        outputs=("param", "m", "v"),
+        shapes=_FLAT_SHAPES,
+        bytes_moved=lambda s, k: 7 * k * s[0],
+    )
+)
