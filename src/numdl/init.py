@@ -33,6 +33,16 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return fan_in, fan_out
 
 
+def _float_dtype(dtype: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
@@ -45,32 +55,34 @@ def glorot_uniform(shape: tuple[int, int], rng: Any = None, dtype: Any = np.floa
     """W ~ U(−a, a), a = √(6 / (fan_in + fan_out)): Var W = 2 / (fan_in + fan_out)."""
     fan_in, fan_out = _fans(shape)
     limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return _rng(rng).uniform(-limit, limit, size=shape).astype(dtype)
+    return _rng(rng).uniform(-limit, limit, size=shape).astype(_float_dtype(dtype))
 
 
 def glorot_normal(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ N(0, σ²), σ = √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (_rng(rng).standard_normal(size=shape) * std).astype(dtype)
+    return (_rng(rng).standard_normal(size=shape) * std).astype(_float_dtype(dtype))
 
 
 def he_uniform(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ U(−a, a), a = √(6 / fan_in): Var W = 2 / fan_in, for ReLU networks."""
     fan_in, _ = _fans(shape)
     limit = np.sqrt(6.0 / fan_in)
-    return _rng(rng).uniform(-limit, limit, size=shape).astype(dtype)
+    return _rng(rng).uniform(-limit, limit, size=shape).astype(_float_dtype(dtype))
 
 
 def he_normal(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ N(0, σ²), σ = √(2 / fan_in), for ReLU networks."""
     fan_in, _ = _fans(shape)
-    return (_rng(rng).standard_normal(size=shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    return (_rng(rng).standard_normal(size=shape) * np.sqrt(2.0 / fan_in)).astype(
+        _float_dtype(dtype)
+    )
 
 
 def zeros(shape: tuple[int, ...], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """All zeros (the textbook's bias initialisation); ``rng`` is ignored."""
-    return np.zeros(shape, dtype=dtype)
+    return np.zeros(shape, dtype=_float_dtype(dtype))
 
 
 #: Initialisers by name, for configuration files and the command line.

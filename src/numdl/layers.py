@@ -19,7 +19,7 @@ import numpy as np
 from numdl import activations as act
 from numdl import backend as _backend
 from numdl import ops
-from numdl._validation import check_int, check_ndim
+from numdl._validation import as_array, check_int, check_ndim
 from numdl.init import INITIALIZERS
 from numdl.params import Parameters, ParamSpec
 
@@ -212,6 +212,7 @@ class Sequential(Layer):
 
     def forward(self, x: Any, *, train: bool = True) -> Any:
         """Logits (or outputs) for the batch ``x`` of shape (B, D_in)."""
+        x = as_array(x, "x")
         check_ndim(x, "x", 2)
         for layer in self.layers:
             x = layer.forward(x, train=train)
@@ -240,6 +241,7 @@ class Sequential(Layer):
 
     def predict_logits(self, x: Any, *, batch_size: int = 8192) -> Any:
         """Outputs for ``x`` in evaluation mode, ``batch_size`` rows at a time."""
+        x = as_array(x, "x")
         check_ndim(x, "x", 2)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         xp = _backend.current().xp

@@ -23,6 +23,7 @@ from numdl._validation import (
     check_in_range,
     check_int,
     check_positive,
+    check_same_dtype,
     check_shape,
 )
 from numdl.params import Parameters, _to_host
@@ -33,9 +34,10 @@ __all__ = ["SGD", "AdamW", "Optimizer", "make_optimizer"]
 
 @dataclass
 class _Slot:
-    """One array the optimiser updates: its key, the array, and how much of it decays."""
+    """One array the optimiser updates: its key as given, a label, and how much decays."""
 
-    key: str
+    key: Any  # the dict key or list index, as the caller gave it
+    label: str  # str(key): names the slot in messages and in state_dict
     param: Any
     n_decayed: int
 
@@ -53,7 +55,7 @@ class Optimizer:
         self._store = params if isinstance(params, Parameters) else None
         self._slots = _make_slots(params)
         self.state: dict[str, dict[str, Any]] = {
-            slot.key: {name: _zeros_like(slot.param) for name in self.state_names}
+            slot.label: {name: _zeros_like(slot.param) for name in self.state_names}
             for slot in self._slots
         }
         self.steps = 0
@@ -69,34 +71,37 @@ class Optimizer:
             skipped (frozen parameters).
         """
         self.lr = check_positive(self.lr, "lr", allow_zero=True)  # a warm-up may start at 0
-        pairs = self._pairs(grads)
+        pairs = self._pairs(grads)  # every gradient is checked before anything is written
         self.steps += 1
         for slot, grad in pairs:
-            self._update(slot, grad, self.state[slot.key])
+            self._update(slot, grad, self.state[slot.label])
 
     def _update(self, slot: _Slot, grad: Any, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _pairs(self, grads: Any) -> list[tuple[_Slot, Any]]:
+        """(slot, gradient) pairs to update, all validated; ``None`` gradients left out."""
         if self._store is not None:
-            grads = self._store.grad if grads is None else grads
-            return [(self._slots[0], grads)]
-        if grads is None:
-            raise ValueError("grads is required when optimising a dict or list of arrays")
-        if isinstance(grads, Mapping) != isinstance(self._source, Mapping):
-            kind = "dict" if isinstance(self._source, Mapping) else "list"
-            raise TypeError(f"grads must be a {kind} like the parameters")
-        lookup = grads if isinstance(grads, Mapping) else dict(enumerate(grads))
-        keys = [slot.key for slot in self._slots]
-        if len(lookup) != len(keys) or {str(k) for k in lookup} != set(keys):
-            raise ValueError(f"grads must have the parameters' keys {keys}, got {list(lookup)}")
+            given = [(self._slots[0], self._store.grad if grads is None else grads)]
+        else:
+            if grads is None:
+                raise ValueError("grads is required when optimising a dict or list of arrays")
+            by_key = isinstance(self._source, Mapping)
+            if isinstance(grads, Mapping) != by_key:
+                raise TypeError(f"grads must be a {'dict' if by_key else 'list'} like the params")
+            keys = [slot.key for slot in self._slots]
+            got = list(grads) if by_key else list(range(len(grads)))
+            if sorted(map(str, got)) != sorted(map(str, keys)) or len(got) != len(keys):
+                raise ValueError(f"grads must have the keys of params {keys}, got {got}")
+            given = [(slot, grads[slot.key]) for slot in self._slots]
         pairs = []
-        for slot in self._slots:
-            grad = lookup[slot.key if isinstance(grads, Mapping) else int(slot.key)]
+        for slot, grad in given:
             if grad is None:
                 continue
-            grad = as_array(grad, f"grads[{slot.key}]")
-            check_shape(grad, f"grads[{slot.key}]", slot.param.shape)
+            name = f"grads[{slot.label}]" if self._store is None else "grad"
+            grad = as_array(grad, name)
+            check_shape(grad, name, slot.param.shape)
+            check_same_dtype(grad, name, slot.param, f"params[{slot.label}]")
             pairs.append((slot, grad))
         return pairs
 
@@ -139,12 +144,12 @@ def _like(target: Any, values: Any) -> Any:
 
 def _make_slots(params: Any) -> list[_Slot]:
     if isinstance(params, Parameters):
-        return [_Slot("flat", params.data, params.n_decayed)]
+        return [_Slot("flat", "flat", params.data, params.n_decayed)]
     if isinstance(params, Mapping):
-        items = [(str(k), v) for k, v in params.items()]
-        decays = [is_weight(k, v) for k, v in items]
+        items = list(params.items())
+        decays = [is_weight(str(k), v) for k, v in items]
     elif isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
-        items = [(str(i), v) for i, v in enumerate(params)]
+        items = list(enumerate(params))
         decays = [getattr(v, "ndim", 0) >= 2 for _, v in items]
     else:
         raise TypeError(
@@ -157,7 +162,7 @@ def _make_slots(params: Any) -> list[_Slot]:
         p = as_array(p, f"params[{key}]")
         if p.dtype not in (np.float32, np.float64):
             raise TypeError(f"params[{key}] must have dtype float32 or float64, got {p.dtype}")
-        slots.append(_Slot(key, p, p.size if decay else 0))
+        slots.append(_Slot(key, str(key), p, p.size if decay else 0))
     return slots
 
 

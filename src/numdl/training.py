@@ -274,10 +274,10 @@ def train(
                 xp.take(x_train, idx, axis=0, out=xb)
                 xp.take(y_train, idx, axis=0, out=yb)
                 if config.augment == "shift":
-                    shape = (idx.shape[0], *dataset.image_shape)
-                    xb[...] = random_shift(xb.reshape(shape), config.max_shift, rng).reshape(
-                        xb.shape
-                    )
+                    # On the host (random_shift is NumPy code), then into the batch buffer.
+                    images = _host(xb).reshape(idx.shape[0], *dataset.image_shape)
+                    shifted = random_shift(images, config.max_shift, rng)
+                    xb[...] = xp.asarray(shifted.reshape(xb.shape))
                 global_step = epoch * steps_per_epoch + step
                 optimizer.lr = schedule(global_step)
                 loss, dlogits = loss_fn(model.forward(xb), yb)
@@ -314,6 +314,12 @@ def train(
             if improved:
                 save_checkpoint(best_path, ckpt)
     return {"history": history, "best_val_acc": best, "model": model, "best_path": best_path}
+
+
+def _host(arr: Any) -> np.ndarray:
+    """``arr`` as a NumPy array (copied from the device for CuPy arrays)."""
+    get = getattr(arr, "get", None)
+    return get() if callable(get) else arr
 
 
 def _progress_bar(total: int, desc: str) -> Any:
