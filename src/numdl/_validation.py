@@ -89,7 +89,7 @@ def check_writeable_contiguous(x: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` unless ``x`` can be updated in place through a flat view."""
     if not x.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous to be updated in place")
-    if not x.flags.writeable:
+    if not getattr(x.flags, "writeable", True):  # CuPy arrays have no read-only mode
         raise ValueError(f"{name} must be writeable to be updated in place")
 
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numdl import hotpaths
+from numdl import testing
 from numdl.backend import OPS, Backend
-from numdl.testing import CASES, VALUE_KINDS, assert_backend_close, copy_inputs
+from numdl.testing import CASES, VALUE_KINDS
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 
@@ -23,24 +23,9 @@ DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 def check_case(
     name: str, be: Backend, dtype: np.dtype, shape: tuple[int, ...], values: str, seed: int = 0
 ) -> None:
-    """Run case ``name`` on the reference and on ``be`` from equal inputs; compare outputs."""
-    case = CASES[name]
-    inputs = case.make(np.random.default_rng(seed), dtype, shape, values)
-    ref_inputs, be_inputs = copy_inputs(inputs), copy_inputs(inputs)
-    with np.errstate(all="ignore"):
-        ref_ret = case.call(hotpaths, ref_inputs)
-    be_ret = case.call(be.module, be_inputs)
-    label = f"{name} on {be.name} {dtype} {shape} {values}"
-    for out in case.outputs:
-        if out == "return":
-            assert np.asarray(be_ret).dtype == dtype, f"{label}: return dtype"
-            assert_backend_close(np.asarray(be_ret), np.asarray(ref_ret), name=f"{label}: return")
-        else:
-            assert_backend_close(be_inputs[out], ref_inputs[out], name=f"{label}: {out}")
-    # Inputs that are not outputs must come back untouched.
-    for key, value in inputs.items():
-        if isinstance(value, np.ndarray) and key not in case.outputs:
-            np.testing.assert_array_equal(be_inputs[key], value, err_msg=f"{label}: {key} mutated")
+    """Case ``name`` on backend ``be`` (its arrays: NumPy or CuPy) against the reference."""
+    testing.check_case(name, be.module, dtype, shape, values, seed, xp=be.xp,
+                       label=f"{name} on {be.name} {dtype} {shape} {values}")  # fmt: skip
 
 
 def test_registry_covers_every_op() -> None:

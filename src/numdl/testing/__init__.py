@@ -1,5 +1,6 @@
 """Test and benchmark support: the op registry and the one table of backend tolerances."""
 
+from numdl.testing.equivalence import check_case
 from numdl.testing.registry import CASES, VALUE_KINDS, OpCase, case, copy_inputs
 from numdl.testing.tolerances import (
     TOLERANCES,
@@ -17,5 +18,6 @@ __all__ = [
     "Tolerance",
     "assert_backend_close",
     "case",
+    "check_case",
     "copy_inputs",
 ]

@@ -1,0 +1,59 @@
+"""CUDA kernels (Numba + CuPy): the ``"cuda"`` backend of numdl.
+
+Exposes the functions of ``numdl.hotpaths`` with the same arguments:
+``linear_forward``, ``linear_backward`` (linear.py: cuBLAS GEMMs through CuPy, fused
+bias/ReLU and mask/column-sum kernels); ``logsumexp_rows``, ``log_softmax_rows``,
+``cross_entropy`` (softmax.py: online softmax, one pass per row); ``momentum_update``,
+``adamw_update`` (optim.py: grid-stride elementwise updates). Launch settings:
+:func:`configure`, :func:`set_block_size`, :func:`get_config` (``_launch.py``).
+
+Importing needs a usable CUDA GPU and driver (``numba.cuda.is_available()``) and CuPy, and
+raises ImportError otherwise. Under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``
+set before Numba is imported) neither is needed: the kernels then run on NumPy arrays.
+"""
+
+from numba import cuda
+from numba.core import config as _numba_config
+
+_SIMULATOR = bool(getattr(_numba_config, "ENABLE_CUDASIM", 0))
+
+if not cuda.is_available():
+    raise ImportError(
+        "numdl_kernels.cuda needs an NVIDIA GPU with a working CUDA driver, and "
+        "numba.cuda.is_available() is False on this machine (run `numba -s` for details)"
+    )
+
+if not _SIMULATOR:
+    try:
+        import cupy as _cupy  # noqa: F401  (the backend's array module; GEMMs go to cuBLAS)
+    except ImportError as _exc:
+        raise ImportError(
+            'numdl_kernels.cuda needs CuPy: pip install "numdl[cuda]" (installs cupy-cuda12x; '
+            f"with a CUDA 13 driver install cupy-cuda13x instead); importing cupy failed: {_exc}"
+        ) from _exc
+
+from numdl_kernels.cuda._launch import configure as configure  # noqa: E402
+from numdl_kernels.cuda._launch import get_config as get_config  # noqa: E402
+from numdl_kernels.cuda._launch import set_block_size as set_block_size  # noqa: E402
+from numdl_kernels.cuda.linear import linear_backward, linear_forward  # noqa: E402
+from numdl_kernels.cuda.optim import adamw_update, momentum_update  # noqa: E402
+from numdl_kernels.cuda.softmax import (  # noqa: E402
+    cross_entropy,
+    log_softmax_rows,
+    logsumexp_rows,
+)
+
+#: True when running under the Numba CUDA simulator (NumPy arrays, no GPU).
+SIMULATOR = _SIMULATOR
+
+# Exactly the ops of numdl.hotpaths; the launch settings (configure, get_config,
+# set_block_size) and SIMULATOR are module attributes outside __all__.
+__all__ = [
+    "adamw_update",
+    "cross_entropy",
+    "linear_backward",
+    "linear_forward",
+    "log_softmax_rows",
+    "logsumexp_rows",
+    "momentum_update",
+]
