@@ -72,6 +72,19 @@ _override: ContextVar[str | None] = ContextVar("numdl_backend", default=None)
 _default: str | None = None  # set_backend's choice; None means "from the environment"
 
 
+def to_numpy(arr: Any) -> Any:
+    """``arr`` as a NumPy array: device arrays (CuPy) are copied to the host, others pass."""
+    get = getattr(arr, "get", None)
+    return get() if callable(get) and not isinstance(arr, dict) else arr
+
+
+def array_module(arr: Any) -> ModuleType:
+    """The array module (NumPy or CuPy) that ``arr`` belongs to."""
+    if hasattr(arr, "__cuda_array_interface__"):
+        return importlib.import_module("cupy")
+    return importlib.import_module("numpy")
+
+
 def available_backends() -> list[str]:
     """Names of all known backends, whether or not their dependencies are installed."""
     return list(_BACKENDS)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import numdl
+from numdl.backend import to_numpy
 from numdl.checkpoint import CheckpointError, load_checkpoint
 from numdl.datasets import (
     DATA_DIR_ENV,
@@ -361,7 +362,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         xp = numdl.backend.current().xp
         x_test = xp.asarray(dataset.test.X, dtype=model.dtype)
         loss, acc = evaluate(model, x_test, xp.asarray(dataset.test.y))
-        pred = _host(model.predict(x_test))
+        pred = to_numpy(model.predict(x_test))
     cm = confusion_matrix(dataset.test.y, pred, dataset.n_classes)
     per_class = per_class_accuracy(cm)
     if args.json:
@@ -410,7 +411,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"{model.config['sizes'][0]}"
             )
         xp = numdl.backend.current().xp
-        probs = _host(model.predict_proba(xp.asarray(batch, dtype=model.dtype)))
+        probs = to_numpy(model.predict_proba(xp.asarray(batch, dtype=model.dtype)))
     results = [
         {
             "image": str(path),
@@ -430,11 +431,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"p = [{probs_text}]"
         )
     return 0
-
-
-def _host(arr: Any) -> np.ndarray:
-    get = getattr(arr, "get", None)
-    return get() if callable(get) else np.asarray(arr)
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}

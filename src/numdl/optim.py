@@ -26,7 +26,8 @@ from numdl._validation import (
     check_same_dtype,
     check_shape,
 )
-from numdl.params import Parameters, _to_host
+from numdl.backend import array_module, to_numpy
+from numdl.params import Parameters
 from numdl.regularization import is_weight
 
 __all__ = ["SGD", "AdamW", "Optimizer", "make_optimizer"]
@@ -55,7 +56,9 @@ class Optimizer:
         self._store = params if isinstance(params, Parameters) else None
         self._slots = _make_slots(params)
         self.state: dict[str, dict[str, Any]] = {
-            slot.label: {name: _zeros_like(slot.param) for name in self.state_names}
+            slot.label: {
+                name: array_module(slot.param).zeros_like(slot.param) for name in self.state_names
+            }
             for slot in self._slots
         }
         self.steps = 0
@@ -109,7 +112,7 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """Host copies of the step count, learning rate and every state buffer."""
         buffers = {
-            f"{key}/{name}": _to_host(arr)
+            f"{key}/{name}": np.array(to_numpy(arr), copy=True)
             for key, s in self.state.items()
             for name, arr in s.items()
         }
@@ -127,19 +130,8 @@ class Optimizer:
         for name, arr in expected.items():
             check_shape(as_array(buffers[name], name), f"state['buffers'][{name!r}]", arr.shape)
         for name, arr in expected.items():
-            arr[...] = _like(arr, buffers[name])
+            arr[...] = array_module(arr).asarray(buffers[name], dtype=arr.dtype)
         self.steps, self.lr = steps, lr
-
-
-def _zeros_like(param: Any) -> Any:
-    xp = np if isinstance(param, np.ndarray) else __import__("cupy")
-    return xp.zeros(param.shape, dtype=param.dtype)
-
-
-def _like(target: Any, values: Any) -> Any:
-    if isinstance(target, np.ndarray):
-        return np.asarray(values, dtype=target.dtype)
-    return __import__("cupy").asarray(values, dtype=target.dtype)
 
 
 def _make_slots(params: Any) -> list[_Slot]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from numdl import backend as _backend
 from numdl._validation import as_array, check_shape
+from numdl.backend import to_numpy
 
 __all__ = ["ParamSpec", "Parameters"]
 
@@ -108,7 +109,7 @@ class Parameters:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Host copies of every parameter, by name."""
-        return {name: _to_host(self[name]) for name in self.specs}
+        return {name: np.array(to_numpy(self[name]), copy=True) for name in self.specs}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy parameters from ``state`` (name → array); every name and shape must match.
@@ -135,9 +136,3 @@ class Parameters:
     def __repr__(self) -> str:
         shapes = ", ".join(f"{n}{s.shape}" for n, s in self.specs.items())
         return f"Parameters({shapes}; {self.size} {self.dtype}, {self.n_decayed} decayed)"
-
-
-def _to_host(arr: Any) -> np.ndarray:
-    """A NumPy copy of ``arr`` (from the device when it is a CuPy array)."""
-    get = getattr(arr, "get", None)
-    return get() if callable(get) else np.array(arr, copy=True)

@@ -27,6 +27,7 @@ import numpy as np
 from numdl import backend as _backend
 from numdl import ops
 from numdl.augment import random_shift
+from numdl.backend import to_numpy
 from numdl.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from numdl.datasets import Dataset
 from numdl.losses import SoftmaxCrossEntropy
@@ -275,7 +276,7 @@ def train(
                 xp.take(y_train, idx, axis=0, out=yb)
                 if config.augment == "shift":
                     # On the host (random_shift is NumPy code), then into the batch buffer.
-                    images = _host(xb).reshape(idx.shape[0], *dataset.image_shape)
+                    images = to_numpy(xb).reshape(idx.shape[0], *dataset.image_shape)
                     shifted = random_shift(images, config.max_shift, rng)
                     xb[...] = xp.asarray(shifted.reshape(xb.shape))
                 global_step = epoch * steps_per_epoch + step
@@ -314,12 +315,6 @@ def train(
             if improved:
                 save_checkpoint(best_path, ckpt)
     return {"history": history, "best_val_acc": best, "model": model, "best_path": best_path}
-
-
-def _host(arr: Any) -> np.ndarray:
-    """``arr`` as a NumPy array (copied from the device for CuPy arrays)."""
-    get = getattr(arr, "get", None)
-    return get() if callable(get) else arr
 
 
 def _progress_bar(total: int, desc: str) -> Any:

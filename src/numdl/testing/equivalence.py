@@ -12,15 +12,11 @@ from typing import Any
 import numpy as np
 
 from numdl import hotpaths
+from numdl.backend import to_numpy
 from numdl.testing.registry import CASES, copy_inputs
 from numdl.testing.tolerances import assert_backend_close
 
 __all__ = ["check_case"]
-
-
-def _to_host(value: Any) -> Any:
-    get = getattr(value, "get", None)
-    return get() if callable(get) else value
 
 
 def check_case(
@@ -51,14 +47,14 @@ def check_case(
     label = label or f"{name} on {module.__name__} {dtype} {shape} {values}"
     for out in case.outputs:
         if out == "return":
-            got = np.asarray(_to_host(be_ret))
+            got = np.asarray(to_numpy(be_ret))
             assert got.dtype == dtype, f"{label}: return dtype {got.dtype}"
             assert_backend_close(got, np.asarray(ref_ret), name=f"{label}: return")
         else:
-            got = np.asarray(_to_host(be_inputs[out]))
+            got = np.asarray(to_numpy(be_inputs[out]))
             assert_backend_close(got, ref_inputs[out], name=f"{label}: {out}")
     for key, value in inputs.items():
         if isinstance(value, np.ndarray) and key not in case.outputs:
             np.testing.assert_array_equal(
-                np.asarray(_to_host(be_inputs[key])), value, err_msg=f"{label}: {key} mutated"
+                np.asarray(to_numpy(be_inputs[key])), value, err_msg=f"{label}: {key} mutated"
             )
