@@ -74,8 +74,7 @@ _default: str | None = None  # set_backend's choice; None means "from the enviro
 
 def to_numpy(arr: Any) -> Any:
     """``arr`` as a NumPy array: device arrays (CuPy) are copied to the host, others pass."""
-    get = getattr(arr, "get", None)
-    return get() if callable(get) and not isinstance(arr, dict) else arr
+    return arr.get() if hasattr(arr, "__cuda_array_interface__") else arr
 
 
 def array_module(arr: Any) -> ModuleType:
