@@ -69,12 +69,15 @@ def check_ndim(x: np.ndarray, name: str, ndim: int | tuple[int, ...]) -> None:
 
 def check_shape(x: np.ndarray, name: str, shape: tuple[int | None, ...]) -> None:
     """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` matches any size)."""
-    if x.ndim != len(shape) or any(
-        want is not None and got != want for got, want in zip(x.shape, shape, strict=True)
+    got = x.shape
+    if got == shape:  # the common case, checked first: this runs on every hot-path call
+        return
+    if len(got) != len(shape) or any(
+        want is not None and g != want for g, want in zip(got, shape, strict=True)
     ):
         pretty = "(" + ", ".join("*" if s is None else str(s) for s in shape)
         pretty += ",)" if len(shape) == 1 else ")"
-        raise ValueError(f"{name} must have shape {pretty}, got {x.shape}")
+        raise ValueError(f"{name} must have shape {pretty}, got {got}")
 
 
 def check_same_dtype(x: np.ndarray, name: str, reference: np.ndarray, ref_name: str) -> None:
