@@ -18,7 +18,8 @@ def _backend_params() -> list:
             backend.load(name)
             marks = ()
         except ImportError as exc:
-            marks = (pytest.mark.skip(reason=f"backend {name!r} unavailable here: {exc}"),)
+            why = str(exc).split(". To install")[0]  # the reason, without the install hint
+            marks = (pytest.mark.skip(reason=why),)
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 

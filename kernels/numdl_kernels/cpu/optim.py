@@ -1,0 +1,196 @@
+"""Optimiser steps (eqs. 20–24, AdamW) as single fused passes over flat parameter buffers.
+
+Each kernel reads the gradient once and updates the parameters and the optimiser state in
+place, element by element, with the operations of :mod:`numdl.hotpaths` in the same order.
+Scalars arrive as Python floats (cheaper to dispatch than NumPy scalars) and are cast to the
+arrays' dtype first thing in the kernel, exactly as NumPy casts a Python float combined with
+a float32 array (NEP 50); scalar expressions the reference evaluates in Python
+(``1 - lr*weight_decay``, ``1 - beta1**step``, ...) are evaluated in Python here too. So
+float32 arithmetic stays float32 and the results equal the reference bitwise (no FMA
+contraction: Numba does not enable fast-math). Weight decay covers indices
+``< n_decayed``: each chunk is split at that index into two branch-free loops.
+
+Buffers of at least :func:`numdl_kernels.cpu._threads.parallel_min_size` elements (default
+2^24) run on all Numba threads (``prange`` over one contiguous, cache-line aligned chunk per
+thread); smaller ones run serially: next to BLAS GEMMs a parallel pass costs more than it
+saves below that size (the threading policy and its numbers: ``docs/kernels-cpu.md``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from numdl_kernels.cpu._threads import parallel_threads
+
+__all__ = ["adamw_update", "momentum_update"]
+
+_CHUNK_ALIGN = 16  # chunk boundaries on 64-byte cache lines (float32), so no false sharing
+
+
+# ----------------------------------------------------------------------------- momentum
+@njit(cache=True, nogil=True, error_model="numpy")
+def _momentum_loop(p, g, v, lr, mom, wd, nesterov, decay):  # pragma: no cover
+    """g' = g + λθ (if decay); v ← βv + g'; θ ← θ − η·(βv + g' if nesterov else v).
+
+    Callers pass slices, so the loops start at 0: Numba then knows no index is negative, skips
+    the wrap-around select, and LLVM vectorises (a loop from an unknown ``lo`` stays scalar).
+    """
+    if decay:
+        if nesterov:
+            for i in range(p.size):
+                gi = g[i] + wd * p[i]
+                vi = v[i] * mom + gi
+                v[i] = vi
+                p[i] = p[i] - lr * (mom * vi + gi)
+        else:
+            for i in range(p.size):
+                gi = g[i] + wd * p[i]
+                vi = v[i] * mom + gi
+                v[i] = vi
+                p[i] = p[i] - lr * vi
+    elif nesterov:
+        for i in range(p.size):
+            gi = g[i]
+            vi = v[i] * mom + gi
+            v[i] = vi
+            p[i] = p[i] - lr * (mom * vi + gi)
+    else:
+        for i in range(p.size):
+            vi = v[i] * mom + g[i]
+            v[i] = vi
+            p[i] = p[i] - lr * vi
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _momentum_serial(p, g, v, lr, mom, wd, nesterov, n_decayed):  # pragma: no cover
+    t = p.dtype.type
+    lr, mom, wd = t(lr), t(mom), t(wd)
+    d = n_decayed
+    _momentum_loop(p[:d], g[:d], v[:d], lr, mom, wd, nesterov, True)
+    _momentum_loop(p[d:], g[d:], v[d:], lr, mom, wd, nesterov, False)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _momentum_parallel(p, g, v, lr, mom, wd, nesterov, n_decayed, n_chunks):  # pragma: no cover
+    t = p.dtype.type
+    lr, mom, wd = t(lr), t(mom), t(wd)
+    n = p.size
+    for c in prange(n_chunks):
+        lo = (c * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        hi = n if c == n_chunks - 1 else ((c + 1) * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        split = min(max(n_decayed, lo), hi)
+        a, b = lo, split
+        _momentum_loop(p[a:b], g[a:b], v[a:b], lr, mom, wd, nesterov, True)
+        a, b = split, hi
+        _momentum_loop(p[a:b], g[a:b], v[a:b], lr, mom, wd, nesterov, False)
+
+
+def momentum_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    velocity: np.ndarray,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    nesterov: bool,
+    n_decayed: int,
+) -> None:
+    """SGD with momentum (eqs. 22–24) and L2 weight decay (eq. 21) on the first ``n_decayed``."""
+    # Python floats/ints/bools (as numdl.ops passes them): one compiled specialisation per dtype.
+    args = (
+        param,
+        grad,
+        velocity,
+        float(lr),
+        float(momentum),
+        float(weight_decay),
+        bool(nesterov),
+        int(n_decayed),
+    )
+    n_threads = parallel_threads(param.size)
+    if n_threads > 1:
+        _momentum_parallel(*args, n_threads)
+    else:
+        _momentum_serial(*args)
+
+
+# -------------------------------------------------------------------------------- AdamW
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adamw_loop(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, decay):  # pragma: no cover
+    """θ ← θ·keep (if decay); m ← β₁m + c₁g; v ← β₂v + (c₂g)g; θ ← θ − η(m/bc₁)/(√(v/bc₂) + ε)."""
+    for i in range(p.size):
+        gi = g[i]
+        pi = p[i] * keep if decay else p[i]
+        mi = m[i] * b1 + c1 * gi
+        vi = v[i] * b2 + c2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = pi - lr * (mi / bc1) / (np.sqrt(vi / bc2) + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adamw_serial(
+    p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed
+):  # pragma: no cover
+    t = p.dtype.type
+    lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
+    bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)
+    d = n_decayed
+    _adamw_loop(p[:d], g[:d], m[:d], v[:d], lr, b1, c1, b2, c2, bc1, bc2, eps, keep, True)
+    _adamw_loop(p[d:], g[d:], m[d:], v[d:], lr, b1, c1, b2, c2, bc1, bc2, eps, keep, False)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _adamw_parallel(
+    p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed, n_chunks
+):  # pragma: no cover
+    t = p.dtype.type
+    lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
+    bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)
+    n = p.size
+    for c in prange(n_chunks):
+        lo = (c * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        hi = n if c == n_chunks - 1 else ((c + 1) * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        split = min(max(n_decayed, lo), hi)
+        a, b = lo, split
+        _adamw_loop(p[a:b], g[a:b], m[a:b], v[a:b], lr, b1, c1, b2, c2, bc1, bc2, eps, keep, True)
+        a, b = split, hi
+        _adamw_loop(p[a:b], g[a:b], m[a:b], v[a:b], lr, b1, c1, b2, c2, bc1, bc2, eps, keep, False)
+
+
+def adamw_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    n_decayed: int,
+) -> None:
+    """AdamW step t = ``step`` with decoupled decay of the first ``n_decayed`` entries."""
+    args = (
+        param,
+        grad,
+        m,
+        v,
+        float(lr),
+        float(beta1),
+        float(1 - beta1),
+        float(beta2),
+        float(1 - beta2),
+        float(1 - beta1**step),
+        float(1 - beta2**step),
+        float(eps),
+        float(1 - lr * weight_decay),
+        int(n_decayed),
+    )
+    n_threads = parallel_threads(param.size)
+    if n_threads > 1:
+        _adamw_parallel(*args, n_threads)
+    else:
+        _adamw_serial(*args)
