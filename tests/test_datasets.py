@@ -6,7 +6,6 @@ import functools
 import gzip
 import hashlib
 import http.server
-import os
 import struct
 import sys
 import threading
@@ -40,18 +39,6 @@ from numdl.datasets import (
 )
 from numdl.datasets import download as download_module
 from numdl.datasets.synthetic import SEGMENTS, digit_templates
-
-REAL_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"
-
-
-def _real_mnist_dir() -> Path | None:
-    for candidate in (os.environ.get("NUMDL_DATA_DIR"), REAL_MNIST):
-        if candidate and all(
-            (Path(candidate) / f"{stem}.gz").is_file() or (Path(candidate) / stem).is_file()
-            for stem in MNIST_FILES
-        ):
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture(autouse=True)
@@ -573,11 +560,8 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 @pytest.fixture(scope="module")
-def real_mnist():
-    directory = _real_mnist_dir()
-    if directory is None:
-        pytest.skip(f"real MNIST files not found (NUMDL_DATA_DIR unset and {REAL_MNIST} absent)")
-    return directory, load_mnist(directory, download=False)
+def real_mnist(mnist_dir):
+    return mnist_dir, load_mnist(mnist_dir, download=False)
 
 
 def test_real_mnist_shapes_and_values(real_mnist):

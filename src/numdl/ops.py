@@ -163,6 +163,17 @@ def _as_rows(x: Any, axis: int) -> tuple[Any, tuple[int, ...]]:
     return xp.ascontiguousarray(moved.reshape(-1, moved.shape[-1])), rows
 
 
+def _check_reducible(x: Any, axis: int) -> tuple[Any, int]:
+    """A float array with a non-empty ``axis`` to reduce over; returns it and the axis."""
+    x = check_float_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x must be at least 1-D, got a 0-D array")
+    axis = normalize_axis(axis, x.ndim)
+    if x.shape[axis] == 0:
+        raise ValueError(f"x must be non-empty along axis {axis}, got shape {x.shape}")
+    return x, axis
+
+
 def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     """log Σ_i exp(x_i) along ``axis``, computed stably as m + log Σ exp(x − m) (eq. 9).
 
@@ -178,12 +189,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
         An all −inf slice gives −inf (not NaN); a slice holding +inf gives +inf; NaN
         propagates.
     """
-    x = check_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must be at least 1-D, got a 0-D array")
-    axis = normalize_axis(axis, x.ndim)
-    if x.shape[axis] == 0:
-        raise ValueError(f"x must be non-empty along axis {axis}, got shape {x.shape}")
+    x, axis = _check_reducible(x, axis)
     rows, row_shape = _as_rows(x, axis)
     be = _backend.current()
     out = be.logsumexp_rows(rows, be.xp.empty(rows.shape[0], dtype=x.dtype))
@@ -193,12 +199,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """log softmax(x)_i = x_i − logsumexp(x) along ``axis`` (eq. 10). Same shape as ``x``."""
-    x = check_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must be at least 1-D, got a 0-D array")
-    axis = normalize_axis(axis, x.ndim)
-    if x.shape[axis] == 0:
-        raise ValueError(f"x must be non-empty along axis {axis}, got shape {x.shape}")
+    x, axis = _check_reducible(x, axis)
     rows, _ = _as_rows(x, axis)
     be = _backend.current()
     out = be.log_softmax_rows(rows, be.xp.empty_like(rows))
