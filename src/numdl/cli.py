@@ -156,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files of single digits")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--backend", choices=numdl.available_backends(), default=None)
+
+    from numdl import bench as _bench  # light: NumPy only until it runs
+
+    b = sub.add_parser(
+        "bench",
+        help="side-by-side timings: NumPy reference vs Numba kernels vs PyTorch, vs the machine",
+        description=_bench.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _bench.add_arguments(b)
     return parser
 
 
@@ -268,10 +278,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         hidden = "-".join(str(h) for h in config.hidden)
-        _echo(
-            f"numdl {numdl.__version__}: training a {dataset.train.X.shape[1]}-{hidden}-"
-            f"{dataset.n_classes} MLP on {dataset.describe()}"
-        )
+        architecture = f"{dataset.train.X.shape[1]}-{hidden}-{dataset.n_classes}"
+        _echo(f"numdl {numdl.__version__}: training a {architecture} MLP on {dataset.describe()}")
         _echo(
             f"backend {numdl.get_backend()}, {config.dtype}, {config.optimizer} lr {config.lr} "
             f"({config.schedule}), batch {config.batch_size}, {config.epochs} epochs; "
@@ -326,7 +334,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from numdl.plotting import plot_history
 
         png = plot_history(
-            result["history"], run_dir / "curves.png", title=f"{dataset.name}: {hidden} MLP{tag}"
+            result["history"],
+            run_dir / "curves.png",
+            title=f"{dataset.name}: {architecture} MLP{tag}",
         )
         _echo(f"curves: {png}")
     except ImportError as exc:
@@ -433,7 +443,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``numdl bench``: the side-by-side comparison of :mod:`numdl.bench`."""
+    from numdl.bench import run_from_args
+
+    return run_from_args(args)
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "bench": cmd_bench,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
