@@ -36,7 +36,7 @@ two flavours: serial, and parallel over blocks of rows (``prange``, one block pe
 The wrappers use the parallel one from the package's threading policy
 (:func:`numdl_kernels.cpu._threads.parallel_threads`: 2^24 elements by default, set with
 ``NUMDL_NUMBA_PARALLEL_MIN_SIZE``). Measured for these kernels on 2 cores
-(``benchmarks/compare_softmax_kernels.py --sweep``; OpenMP threading layer):
+(``tools/compare_softmax_kernels.py --sweep``; OpenMP threading layer):
 
 * idle machine: parallel is 1.5–1.9× faster than serial from ~2.5e4 elements (256×100)
   up, 1.75× at 2048×32000; at 256×10 the gain is within noise (8.8 vs 10.6 µs);
