@@ -117,8 +117,9 @@ def test_predict_reads_pngs_written_here(mnist_run: Path, mnist_dir: Path, tmp_p
         image = pil.fromarray((data.test.X[i].reshape(28, 28) * 255).round().astype(np.uint8))
         paths.append(tmp_path / f"digit{i}.png")
         image.resize((84, 84)).save(paths[-1])  # a larger picture, as a user would have
-    result = numdl_cli("predict", str(mnist_run / "best.npz"), *map(str, paths), "--json",
-                       cwd=tmp_path)  # fmt: skip
+    result = numdl_cli(
+        "predict", str(mnist_run / "best.npz"), *map(str, paths), "--json", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
     assert [a["image"] for a in answers] == [str(p) for p in paths]

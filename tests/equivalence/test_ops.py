@@ -24,8 +24,16 @@ def check_case(
     name: str, be: Backend, dtype: np.dtype, shape: tuple[int, ...], values: str, seed: int = 0
 ) -> None:
     """Case ``name`` on backend ``be`` (its arrays: NumPy or CuPy) against the reference."""
-    testing.check_case(name, be.module, dtype, shape, values, seed, xp=be.xp,
-                       label=f"{name} on {be.name} {dtype} {shape} {values}")  # fmt: skip
+    testing.check_case(
+        name,
+        be.module,
+        dtype,
+        shape,
+        values,
+        seed,
+        xp=be.xp,
+        label=f"{name} on {be.name} {dtype} {shape} {values}",
+    )
 
 
 def test_registry_covers_every_op() -> None:
