@@ -31,7 +31,7 @@ def backend(name: str) -> tuple[ModuleType, Any, Callable[[], None]]:
     Raises ``NotImplementedError`` (asv: skipped) when the backend cannot run here.
     """
     try:
-        be = numdl.backend.load(name)
+        be = numdl.core.backend.load(name)
     except ImportError as exc:
         raise NotImplementedError(f"backend {name!r} is not available here: {exc}") from None
     if name != "cuda":
@@ -82,7 +82,7 @@ def load_real_mnist() -> Any:
     Raises ``NotImplementedError`` (asv: skipped) when the files are not there: training
     benchmarks on synthetic data would not be comparable, so there is no silent stand-in.
     """
-    from numdl.datasets import DatasetError, load_mnist
+    from numdl.data import DatasetError, load_mnist
 
     try:
         return load_mnist(None, download=False, progress=False)

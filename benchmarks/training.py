@@ -1,7 +1,7 @@
 """One MNIST training epoch per backend, and the accuracy a fixed short run reaches.
 
 The textbook report's Table 1 model (784-512-10 ReLU MLP, batch 256, float32, momentum SGD
-lr 0.2, weight decay 1e-4) trained by :func:`numdl.training.train` exactly as ``numdl
+lr 0.2, weight decay 1e-4) trained by :func:`numdl.app.training.train` exactly as ``numdl
 train`` does. Needs the real MNIST files (``NUMDL_DATA_DIR``, or the numdl cache); without
 them these benchmarks are skipped rather than run on synthetic data.
 """
@@ -12,8 +12,8 @@ import dataclasses
 import tempfile
 
 import numdl
-from numdl.datasets import Split
-from numdl.training import TrainConfig, evaluate, train
+from numdl.app.training import TrainConfig, evaluate, train
+from numdl.data import Split
 
 from .common import BACKENDS, backend, load_real_mnist
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from numdl.datasets import MNIST_FILES
+from numdl.data import MNIST_FILES
 
 #: The project's copy of MNIST, beside the repository (never inside it).
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"

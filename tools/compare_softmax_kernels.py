@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 import numdl
-from numdl import hotpaths, ops
+from numdl.core import hotpaths, ops
 from numdl_kernels.cpu import softmax
 from numdl_kernels.cpu._threads import parallel_min_size
 from numdl_kernels.cpu.vexp import exp32

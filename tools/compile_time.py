@@ -14,8 +14,8 @@ STEP = """
 import time
 import numpy as np
 import numdl
-from numdl.losses import SoftmaxCrossEntropy
-from numdl.models import MLP
+from numdl.nn.losses import SoftmaxCrossEntropy
+from numdl.nn.models import MLP
 from numdl.optim import make_optimizer
 
 numdl.set_backend("numba")

@@ -1,11 +1,11 @@
 """numdl: deep-learning numerics from the textbook, in readable NumPy and fused kernels.
 
 The reference layer follows the textbook chapter by chapter (see the README's tour); the hot
-paths (:mod:`numdl.ops`) dispatch to the backend chosen with :func:`set_backend`.
+paths (:mod:`numdl.core.ops`) dispatch to the backend chosen with :func:`set_backend`.
 """
 
-from numdl.backend import available_backends, get_backend, set_backend, use_backend
-from numdl.ops import (
+from numdl.core.backend import available_backends, get_backend, set_backend, use_backend
+from numdl.core.ops import (
     adamw_update,
     cross_entropy,
     linear_backward,

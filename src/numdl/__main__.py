@@ -2,6 +2,6 @@
 
 import sys
 
-from numdl.cli import main
+from numdl.app.cli import main
 
 sys.exit(main())

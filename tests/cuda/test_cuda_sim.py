@@ -1,4 +1,4 @@
-"""numdl_kernels.cuda under the Numba CUDA simulator, against numdl.hotpaths.
+"""numdl_kernels.cuda under the Numba CUDA simulator, against numdl.core.hotpaths.
 
 Run in its own process: ``NUMBA_ENABLE_CUDASIM=1 pytest tests/cuda`` (see conftest.py).
 The simulator runs the kernels on NumPy arrays (CuPy is not needed), so the ops are called
@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from numdl import hotpaths as ref
+from numdl.core import hotpaths as ref
 from numdl.testing import CASES, VALUE_KINDS, assert_backend_close, check_case
 
 pytestmark = pytest.mark.cudasim

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from numdl import backend
+from numdl.core import backend
 
 
 def _backend_params() -> list:
@@ -29,5 +29,5 @@ BACKEND_PARAMS = _backend_params()
 
 @pytest.fixture(params=BACKEND_PARAMS)
 def kernel_backend(request: pytest.FixtureRequest) -> backend.Backend:
-    """A compiled backend (its module implements every op of numdl.backend.OPS)."""
+    """A compiled backend (its module implements every op of numdl.core.backend.OPS)."""
     return backend.load(request.param)

@@ -1,4 +1,4 @@
-"""Every registered op case, on every backend, equals the NumPy reference (numdl.hotpaths).
+"""Every registered op case, on every backend, equals the NumPy reference (numdl.core.hotpaths).
 
 Shapes: the registry's named test shapes, hypothesis-drawn shapes (1×1, 1×C, B×1, ...),
 the MNIST shapes, and C = 32000 rows. Values: ordinary, and extreme (±1e4, −inf, all −inf
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from numdl import testing
-from numdl.backend import OPS, Backend
+from numdl.core.backend import OPS, Backend
 from numdl.testing import CASES, VALUE_KINDS
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]

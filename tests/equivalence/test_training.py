@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import numdl
-from numdl import backend, hotpaths
-from numdl.losses import SoftmaxCrossEntropy
-from numdl.models import MLP
+from numdl.core import backend, hotpaths
+from numdl.nn.losses import SoftmaxCrossEntropy
+from numdl.nn.models import MLP
 from numdl.optim import make_optimizer
 from numdl.testing import TOLERANCES, TRAINING_TOLERANCES, assert_backend_close
 

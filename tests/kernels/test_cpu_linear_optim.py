@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import pytest
 
-from numdl import hotpaths as ref
+from numdl.core import hotpaths as ref
 from numdl_kernels.cpu import _threads, linear, optim
 
 DTYPES = (np.float32, np.float64)

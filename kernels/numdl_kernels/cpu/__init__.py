@@ -1,6 +1,6 @@
 """Fused CPU kernels (Numba): the ``"numba"`` backend of numdl.
 
-Exposes the functions of ``numdl.hotpaths`` with the same arguments:
+Exposes the functions of ``numdl.core.hotpaths`` with the same arguments:
 ``linear_forward``, ``linear_backward`` (linear.py); ``logsumexp_rows``, ``log_softmax_rows``,
 ``cross_entropy`` (softmax.py, built on the vectorisable exp of vexp.py); ``momentum_update``,
 ``adamw_update`` (optim.py).

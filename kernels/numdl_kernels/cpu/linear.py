@@ -3,9 +3,10 @@
 Forward: ``out = x @ w`` (NumPy → OpenBLAS), then one pass adds the bias and applies the
 ReLU in place. Backward: one pass writes ``dz = grad_out ⊙ 1[out > 0]`` and reduces
 ``db = Σ_rows dz`` from the values it just wrote, then the GEMMs ``dw = xᵀ dz`` and
-``dx = dz wᵀ``. The GEMMs are the very ``np.matmul`` calls of :mod:`numdl.hotpaths`, so they
-match the reference bitwise; the fused passes round exactly like the NumPy operations they
-replace (see the per-kernel comments). Numbers behind the design: ``docs/kernels-cpu.md``.
+``dx = dz wᵀ``. The GEMMs are the very ``np.matmul`` calls of the reference,
+:mod:`numdl.core.hotpaths.linear`, so they match it bitwise; the fused passes round exactly
+like the NumPy operations they replace (see the per-kernel comments). Numbers behind the
+design: ``docs/kernels-cpu.md``.
 """
 
 from __future__ import annotations

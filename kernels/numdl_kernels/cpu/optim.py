@@ -1,7 +1,8 @@
 """Optimiser steps (eqs. 20–24, AdamW) as single fused passes over flat parameter buffers.
 
 Each kernel reads the gradient once and updates the parameters and the optimiser state in
-place, element by element, with the operations of :mod:`numdl.hotpaths` in the same order.
+place, element by element, with the operations of the reference,
+:mod:`numdl.core.hotpaths.optim`, in the same order.
 Scalars arrive as Python floats (cheaper to dispatch than NumPy scalars) and are cast to the
 arrays' dtype first thing in the kernel, exactly as NumPy casts a Python float combined with
 a float32 array (NEP 50); scalar expressions the reference evaluates in Python
@@ -97,7 +98,8 @@ def momentum_update(
     n_decayed: int,
 ) -> None:
     """SGD with momentum (eqs. 22–24) and L2 weight decay (eq. 21) on the first ``n_decayed``."""
-    # Python floats/ints/bools (as numdl.ops passes them): one compiled specialisation per dtype.
+    # Python floats/ints/bools (as numdl.core.ops passes them): one compiled specialisation
+    # per dtype.
     args = (
         param,
         grad,

@@ -1,8 +1,8 @@
 """Fused log-sum-exp, log-softmax and cross-entropy kernels (Numba, CPU).
 
-Each public function equals the function of the same name in ``numdl.hotpaths`` (same
+Each public function equals the function of the same name in ``numdl.core.hotpaths.softmax`` (same
 positional arguments, same return value, same NaN/±inf pattern) and relies on
-``numdl.ops`` for validation: float32/float64 C-contiguous arrays, integer labels in range,
+``numdl.core.ops`` for validation: float32/float64 C-contiguous arrays, integer labels in range,
 preallocated C-contiguous outputs.
 
 Algorithm, per group of rows while the group is in cache (c_i, s_i as in the reference):
@@ -395,7 +395,7 @@ def _pick(kernels, x):
 def logsumexp_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """logsumexp(x)_i = m_i + log Σ_j exp(x_ij − m_i) per row (eq. 9), into ``out``.
 
-    Equals ``numdl.hotpaths.logsumexp_rows``: x (B, C), out (B,); an all −inf row gives
+    Equals ``numdl.core.hotpaths.softmax.logsumexp_rows``: x (B, C), out (B,); an all −inf row gives
     −inf, a row holding +inf gives +inf, NaN propagates. Returns ``out``.
     """
     kernel, n_blocks = _pick(_LOGSUMEXP, x)
@@ -406,8 +406,8 @@ def logsumexp_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 def log_softmax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """log softmax(x)_ij = x_ij − logsumexp(x_i) per row (eq. 10), into ``out``.
 
-    Equals ``numdl.hotpaths.log_softmax_rows``: x, out (B, C); an all −inf row gives NaN
-    (−inf − (−inf)), as there. ``out`` may be ``x``. Returns ``out``.
+    Equals ``numdl.core.hotpaths.softmax.log_softmax_rows``: x, out (B, C); an all −inf row
+    gives NaN (−inf − (−inf)), as there. ``out`` may be ``x``. Returns ``out``.
     """
     kernel, n_blocks = _pick(_LOG_SOFTMAX, x)
     kernel(x, out, n_blocks)
@@ -419,8 +419,8 @@ def cross_entropy(
 ) -> np.floating:
     """Mean cross-entropy from logits (eq. 18) and, into ``dlogits``, its gradient (eq. 19).
 
-    Equals ``numdl.hotpaths.cross_entropy``: ``target`` holds integer labels (B,) or soft
-    targets (B, C) of the logits' dtype; ``dlogits=None`` computes the loss only. The loss
+    Equals ``numdl.core.hotpaths.softmax.cross_entropy``: ``target`` holds integer labels (B,)
+    or soft targets (B, C) of the logits' dtype; ``dlogits=None`` computes the loss only. The loss
     is accumulated in float64 and returned as a scalar of the logits' dtype. One fused
     kernel: row statistics, loss and gradient per group of rows while it is in cache.
     """

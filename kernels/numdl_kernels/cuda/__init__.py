@@ -1,6 +1,6 @@
 """CUDA kernels (Numba + CuPy): the ``"cuda"`` backend of numdl.
 
-Exposes the functions of ``numdl.hotpaths`` with the same arguments:
+Exposes the functions of ``numdl.core.hotpaths`` with the same arguments:
 ``linear_forward``, ``linear_backward`` (linear.py: cuBLAS GEMMs through CuPy, fused
 bias/ReLU and mask/column-sum kernels); ``logsumexp_rows``, ``log_softmax_rows``,
 ``cross_entropy`` (softmax.py: online softmax, one pass per row); ``momentum_update``,
@@ -46,7 +46,7 @@ from numdl_kernels.cuda.softmax import (  # noqa: E402
 #: True when running under the Numba CUDA simulator (NumPy arrays, no GPU).
 SIMULATOR = _SIMULATOR
 
-# Exactly the ops of numdl.hotpaths; the launch settings (configure, get_config,
+# Exactly the ops of numdl.core.hotpaths; the launch settings (configure, get_config,
 # set_block_size) and SIMULATOR are module attributes outside __all__.
 __all__ = [
     "adamw_update",

@@ -92,7 +92,10 @@ def _sum_chunks_kernel(partial, db):
 
 
 def linear_forward(x, w, b, relu, out):
-    """Z = XW + b (eq. 13), then ReLU (eq. 17): equals ``numdl.hotpaths.linear_forward``."""
+    """Z = XW + b (eq. 13), then ReLU (eq. 17).
+
+    Equals ``numdl.core.hotpaths.linear.linear_forward``.
+    """
     xp = xp_of(out)
     xp.matmul(x, w, out=out)
     tx, ty = tile_layout()
@@ -105,7 +108,9 @@ def linear_forward(x, w, b, relu, out):
 
 def linear_backward(grad_out, x, w, out, relu, dz, dx, dw, db):
     """dZ, db (eq. 16) by kernels, dW (eq. 15) and dX (eq. 14) by GEMMs: equals
-    ``numdl.hotpaths.linear_backward`` (``dz`` may be ``grad_out``; ``dx=None`` skips dX)."""
+    ``numdl.core.hotpaths.linear.linear_backward`` (``dz`` may be ``grad_out``; ``dx=None``
+    skips dX).
+    """
     xp = xp_of(dw)
     n_rows, n_cols = grad_out.shape
     relu = bool(relu)

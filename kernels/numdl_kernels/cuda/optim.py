@@ -47,7 +47,7 @@ def _adamw_kernel(
 
 def momentum_update(param, grad, velocity, lr, momentum, weight_decay, nesterov, n_decayed):
     """SGD with momentum / Nesterov and L2 decay (eqs. 21–24), in place: equals
-    ``numdl.hotpaths.momentum_update``."""
+    ``numdl.core.hotpaths.optim.momentum_update``."""
     n = param.shape[0]
     if n == 0:
         return
@@ -70,7 +70,7 @@ def momentum_update(param, grad, velocity, lr, momentum, weight_decay, nesterov,
 
 def adamw_update(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step, n_decayed):
     """AdamW with bias correction and decoupled decay, in place: equals
-    ``numdl.hotpaths.adamw_update``."""
+    ``numdl.core.hotpaths.optim.adamw_update``."""
     n = param.shape[0]
     if n == 0:
         return

@@ -7,7 +7,7 @@ groups grid-stride. Each thread keeps a running max m and a sum s rescaled to it
     x_j > m:  s ← s·exp(m − x_j) + 1, m ← x_j;   x_j = m:  s ← s + 1;   else  s ← s + exp(x_j − m),
 
 and the threads' (m, s) pairs are merged by a shared-memory tree (fixed order, so the result
-is deterministic). As in ``numdl.hotpaths``, logsumexp = m + log s and log softmax =
+is deterministic). As in ``numdl.core.hotpaths.softmax``, logsumexp = m + log s and log softmax =
 (x − m) − log s (never x − logsumexp, whose rounding at the scale of max|x| would reach every
 entry). The ``x_j = m`` case keeps infinities exact: an all −inf row gives −inf, a row
 holding +inf gives +inf (the shift is then 0 and log s that infinity), and a NaN (never taken
@@ -233,14 +233,19 @@ def _launch_rows(index: int, x, *args) -> None:
 
 def logsumexp_rows(x, out):
     """m_i + log Σ_j exp(x_ij − m_i) per row (eq. 9): equals
-    ``numdl.hotpaths.logsumexp_rows`` (all −inf row → −inf, +inf → +inf, NaN propagates)."""
+    ``numdl.core.hotpaths.softmax.logsumexp_rows`` (all −inf row → −inf, +inf → +inf, NaN
+    propagates).
+    """
     if x.shape[0]:
         _launch_rows(0, x, out)
     return out
 
 
 def log_softmax_rows(x, out):
-    """x_ij − logsumexp(x_i) per row (eq. 10): equals ``numdl.hotpaths.log_softmax_rows``."""
+    """x_ij − logsumexp(x_i) per row (eq. 10).
+
+    Equals ``numdl.core.hotpaths.softmax.log_softmax_rows``.
+    """
     if x.shape[0]:
         _launch_rows(1, x, out)
     return out
@@ -248,7 +253,7 @@ def log_softmax_rows(x, out):
 
 def cross_entropy(logits, target, dlogits):
     """Mean cross-entropy (eq. 18) and its gradient into ``dlogits`` (eq. 19): equals
-    ``numdl.hotpaths.cross_entropy``.
+    ``numdl.core.hotpaths.softmax.cross_entropy``.
 
     Returns the loss in the logits' dtype: a NumPy scalar for host arrays, a 0-d CuPy array
     for device arrays (no host synchronisation; ``float(loss)`` syncs when needed).

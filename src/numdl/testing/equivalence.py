@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from numdl import hotpaths
-from numdl.backend import to_numpy
+from numdl.core import hotpaths
+from numdl.core.backend import to_numpy
 from numdl.testing.registry import CASES, copy_inputs
 from numdl.testing.tolerances import assert_backend_close
 
@@ -30,7 +30,7 @@ def check_case(
     xp: ModuleType = np,
     label: str | None = None,
 ) -> None:
-    """Assert that ``module`` equals :mod:`numdl.hotpaths` on registry case ``name``.
+    """Assert that ``module`` equals :mod:`numdl.core.hotpaths` on registry case ``name``.
 
     Both start from equal inputs (moved to ``xp``, e.g. CuPy, for ``module``); every output
     the case names must agree within the tolerance table, and every input that is not an

@@ -1,9 +1,9 @@
 """The op registry: every hot-path op with its reference, inputs and named shapes.
 
 One :class:`OpCase` per way of calling a backend op. The equivalence suite runs each case
-on every backend against :mod:`numdl.hotpaths`; the asv suites and the comparison script
+on every backend against :mod:`numdl.core.hotpaths`; the asv suites and the comparison script
 time the same cases on the same inputs. A kernel added to a backend without a case here
-fails ``tests/equivalence/test_registry.py`` (every op in :data:`numdl.backend.OPS` must
+fails ``tests/equivalence/test_registry.py`` (every op in :data:`numdl.core.backend.OPS` must
 be covered), so no kernel exists without its equality test.
 
 A case builds a dict of inputs (``make``), including preallocated output buffers, and calls
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from numdl.backend import OPS
+from numdl.core.backend import OPS
 
 __all__ = ["CASES", "VALUE_KINDS", "OpCase", "case", "copy_inputs"]
 
@@ -42,7 +42,7 @@ class OpCase:
     name : str
         Unique case name, e.g. ``"cross_entropy_labels"``.
     op : str
-        The backend function it calls (an entry of :data:`numdl.backend.OPS`).
+        The backend function it calls (an entry of :data:`numdl.core.backend.OPS`).
     make : callable (rng, dtype, shape, values) -> dict
         Builds the inputs for a shape from :attr:`shapes` (or any shape of that form).
     call : callable (module, inputs) -> return value

@@ -1,0 +1,235 @@
+"""One MNIST training epoch per implementation (numdl-numba, numdl-numpy, PyTorch), from
+the same initial weights on the same batches, against the GEMM floor (the step's five matrix
+products alone) and the batch gathering alone: the data (:func:`load_epoch_data`), the
+runners, and :func:`bench_epoch`, which interleaves them in chunks of steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from numdl.bench.timing import Timing, gc_off, log, round_order
+
+
+def load_epoch_data(data_dir: str | None) -> Any:
+    """Real MNIST (``data_dir``, ``NUMDL_DATA_DIR`` or the cache; never downloaded), else
+    synthetic digits of MNIST's shape (``dataset.synthetic`` says which)."""
+    from numdl.data import DatasetError, load_mnist, load_synthetic_digits
+
+    try:
+        return load_mnist(data_dir, download=False, progress=False)
+    except DatasetError as exc:
+        log(f"real MNIST not found ({exc}); using SYNTHETIC digits of MNIST's shape")
+        return load_synthetic_digits(n_train=55_000, n_val=5_000, n_test=10_000, seed=0)
+
+
+class _Batches:
+    """The batches of one epoch: a seeded permutation, gathered into a reused buffer."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch: int, steps: int) -> None:
+        self.x, self.y, self.batch, self.steps = x, y, batch, steps
+        self.x_buf = np.empty((batch, x.shape[1]), x.dtype)
+        self.y_buf = np.empty(batch, y.dtype)
+        self.order = np.arange(x.shape[0])
+
+    def shuffle(self, seed: int) -> None:
+        self.order = np.random.default_rng([0, seed]).permutation(self.x.shape[0])
+
+    def range(self, first: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Gather and yield the batches of steps ``first`` to ``stop − 1``."""
+        for step in range(first, stop):
+            idx = self.order[step * self.batch : (step + 1) * self.batch]
+            xb, yb = self.x_buf[: idx.shape[0]], self.y_buf[: idx.shape[0]]
+            np.take(self.x, idx, axis=0, out=xb)
+            np.take(self.y, idx, axis=0, out=yb)
+            yield xb, yb
+
+
+#: A runner trains on steps [first, stop) of the current epoch's batches and returns
+#: (seconds it counts, sum of the batch losses × batch sizes).
+Runner = Callable[[_Batches, int, int], tuple[float, float]]
+
+
+def _numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
+    from numdl.app.training import TrainConfig, build
+
+    model, optimizer, _ = build(TrainConfig(epochs=1), n_features, n_classes, steps)
+    return model, optimizer
+
+
+def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
+    """numdl's MLP trained exactly as ``numdl train`` does (gathering included)."""
+    import numdl
+    from numdl.nn.losses import SoftmaxCrossEntropy
+
+    model, optimizer = _numdl_model(n_features, n_classes, 1)
+    loss_fn = SoftmaxCrossEntropy()
+
+    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+        total = 0.0
+        t0 = time.perf_counter()
+        with numdl.use_backend(backend_name):
+            for xb, yb in batches.range(first, stop):
+                loss, dlogits = loss_fn(model.forward(xb), yb)
+                total += float(loss) * xb.shape[0]
+                model.backward(dlogits, overwrite_grad=True)
+                optimizer.step()
+        return time.perf_counter() - t0, total
+
+    return run
+
+
+def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
+    """The same model, initial weights, optimiser and batches in PyTorch."""
+    nn = torch.nn
+    reference, _ = _numdl_model(n_features, n_classes, 1)
+    linears = [layer for layer in reference.layers if hasattr(layer, "W")]
+    model = nn.Sequential(
+        nn.Linear(linears[0].W.shape[0], linears[0].W.shape[1]),
+        nn.ReLU(),
+        nn.Linear(linears[1].W.shape[0], linears[1].W.shape[1]),
+    )
+    torch_linears = [model[0], model[2]]
+    with torch.no_grad():
+        for ours, theirs in zip(linears, torch_linears, strict=True):
+            theirs.weight.copy_(torch.from_numpy(np.ascontiguousarray(ours.W.T)))
+            theirs.bias.copy_(torch.from_numpy(np.asarray(ours.b)))
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [m.weight for m in torch_linears], "weight_decay": 1e-4},
+            {"params": [m.bias for m in torch_linears], "weight_decay": 0.0},
+        ],
+        lr=0.2,
+        momentum=0.9,
+        foreach=True,
+    )
+    criterion = nn.CrossEntropyLoss()
+
+    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+        x_all, y_all = torch.from_numpy(batches.x_buf), torch.from_numpy(batches.y_buf)
+        total = 0.0
+        t0 = time.perf_counter()
+        for xb, _ in batches.range(first, stop):
+            k = xb.shape[0]
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(x_all[:k]), y_all[:k])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * k
+        return time.perf_counter() - t0, total
+
+    return run
+
+
+def _gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) -> Runner:
+    """The step's five GEMMs alone on each batch; only the GEMMs are counted."""
+    rng = np.random.default_rng(1)
+    d_hidden = 512
+    w1 = rng.standard_normal((n_features, d_hidden)).astype(dtype)
+    w2 = rng.standard_normal((d_hidden, n_classes)).astype(dtype)
+    h = np.empty((batch, d_hidden), dtype)
+    logits = np.empty((batch, n_classes), dtype)
+    dz1 = rng.standard_normal((batch, d_hidden)).astype(dtype)
+    dz2 = rng.standard_normal((batch, n_classes)).astype(dtype)
+    dw1, dw2, dh = np.empty_like(w1), np.empty_like(w2), np.empty((batch, d_hidden), dtype)
+
+    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+        spent = 0.0
+        for xb, _ in batches.range(first, stop):
+            k = xb.shape[0]
+            t0 = time.perf_counter()
+            np.matmul(xb, w1, out=h[:k])  # X @ W1
+            np.matmul(xb.T, dz1[:k], out=dw1)  # X^T @ dZ1
+            np.matmul(h[:k], w2, out=logits[:k])  # H @ W2
+            np.matmul(h[:k].T, dz2[:k], out=dw2)  # H^T @ dZ2
+            np.matmul(dz2[:k], w2.T, out=dh[:k])  # dZ2 @ W2^T
+            spent += time.perf_counter() - t0
+        return spent, math.nan
+
+    return run
+
+
+def _gather_runner(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    for _ in batches.range(first, stop):
+        pass
+    return time.perf_counter() - t0, math.nan
+
+
+def bench_epoch(
+    torch: Any,
+    modules: dict[str, Any],
+    data_dir: str | None,
+    repeats: int,
+    max_steps: int | None,
+    chunk: int = 16,
+) -> dict[str, Any]:
+    """One MNIST epoch per implementation, ``repeats`` times.
+
+    The implementations take turns every ``chunk`` steps (in a shuffled order), so a burst
+    of load from elsewhere on the machine slows all of them alike; each one's epoch time is
+    the sum of its chunks.
+    """
+    dataset = load_epoch_data(data_dir)
+    x = np.ascontiguousarray(dataset.train.X, dtype=np.float32)
+    y = np.ascontiguousarray(dataset.train.y, dtype=np.int64)
+    n_features, n_classes = x.shape[1], dataset.n_classes
+    batch = 256
+    steps = math.ceil(x.shape[0] / batch)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    samples = min(x.shape[0], steps * batch)
+    batches = _Batches(x, y, batch, steps)
+
+    def runners() -> dict[str, Runner]:
+        out: dict[str, Runner] = {}
+        if "numba" in modules:
+            out["numdl-numba"] = _numdl_runner("numba", n_features, n_classes)
+        out["numdl-numpy"] = _numdl_runner("numpy", n_features, n_classes)
+        if torch is not None:
+            out["torch"] = _torch_runner(torch, n_features, n_classes)
+        out["GEMM floor"] = _gemm_floor_runner(batch, n_features, n_classes, x.dtype)
+        out["batch gathering"] = _gather_runner
+        return out
+
+    warm = _Batches(x, y, batch, 3)  # warm-up on throwaway models: compilation, allocator
+    warm.shuffle(10_000)
+    for run_warm in runners().values():
+        run_warm(warm, 0, 3)
+
+    timed = runners()  # fresh models: all start from the same initial weights
+    names = list(timed)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    first_loss: dict[str, float] = {}
+    with gc_off():
+        for r in range(repeats):
+            log(f"  epoch round {r + 1}/{repeats}")
+            batches.shuffle(r)
+            spent = dict.fromkeys(names, 0.0)
+            loss = dict.fromkeys(names, 0.0)
+            for c, first in enumerate(range(0, steps, chunk)):
+                stop = min(first + chunk, steps)
+                for name in round_order(names, r * 10_000 + c):
+                    dt, total = timed[name](batches, first, stop)
+                    spent[name] += dt
+                    loss[name] += total
+            for name in names:
+                seconds[name].append(spent[name])
+                if r == 0 and math.isfinite(loss[name]):
+                    first_loss[name] = loss[name] / samples
+    return {
+        "dataset": dataset.name,
+        "synthetic": bool(dataset.synthetic),
+        "samples": samples,
+        "steps": steps,
+        "chunk_steps": chunk,
+        "full_epoch": max_steps is None,
+        "model": "784-512-10 ReLU MLP, float32, batch 256, momentum SGD lr 0.2 β 0.9 wd 1e-4",
+        "timings": {name: Timing(s, 1).to_json() for name, s in seconds.items()},
+        "first_round_mean_loss": first_loss,
+    }

@@ -1,0 +1,218 @@
+"""The hot-path ops: every registry case timed on each implementation, the numdl backends
+that load here (:func:`backend_modules`) and PyTorch CPU doing the same mathematics
+(:func:`import_torch`, ``_torch_op``), each against its roofline (the same GEMMs timed bare
+for the linear layers; ``bytes_moved`` over the measured bandwidth for the others) in
+:func:`bench_ops`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from numdl.bench.machine import BandwidthProbe
+from numdl.bench.timing import log, time_interleaved
+
+#: Memory-bound cases moving at least this many bytes are DRAM-bound (beyond any cache);
+#: smaller ones (the "mnist" shapes) run from cache and can beat the DRAM roofline.
+DRAM_BYTES = 64 * 2**20
+
+#: The registry's shape names measured here (a "large" equal to "mnist" is measured once).
+SHAPE_NAMES = ("mnist", "large")
+
+
+def import_torch(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _torch_op(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any] | None:
+    """PyTorch CPU doing what registry case ``name`` does, on (views of) the same arrays."""
+    F = torch.nn.functional
+
+    def t(key: str) -> Any:
+        return torch.from_numpy(inputs[key])
+
+    if name.startswith("linear_"):
+        x = t("x")
+        wt = torch.from_numpy(np.ascontiguousarray(inputs["w"].T)).requires_grad_(True)
+        b = t("b").requires_grad_(True)
+        relu = inputs["relu"]
+        if name.startswith("linear_forward"):
+
+            def forward() -> Any:
+                z = F.linear(x, wt, b)
+                return F.relu(z) if relu else z
+
+            return forward
+        wants_dx = inputs["dx"] is not None
+        x.requires_grad_(wants_dx)
+        z = F.linear(x, wt, b)
+        out = F.relu(z) if relu else z
+        grad = t("grad_out")
+        wrt = (x, wt, b) if wants_dx else (wt, b)
+        return lambda: torch.autograd.grad(out, wrt, grad, retain_graph=True)
+    if name == "logsumexp_rows":
+        x, out = t("x"), t("out_lse")
+        return lambda: torch.logsumexp(x, 1, out=out)
+    if name == "log_softmax_rows":
+        x = t("x")
+        return lambda: F.log_softmax(x, dim=1)
+    if name.startswith("cross_entropy"):
+        target = t("target")
+        if name.endswith("loss_only"):
+            logits = t("logits")
+
+            def loss_only() -> Any:
+                with torch.no_grad():
+                    return F.cross_entropy(logits, target)
+
+            return loss_only
+        logits = t("logits").requires_grad_(True)
+
+        def loss_and_grad() -> Any:
+            loss = F.cross_entropy(logits, target)
+            return loss, torch.autograd.grad(loss, logits)
+
+        return loss_and_grad
+    if name in ("momentum_update", "nesterov_update", "adamw_update"):
+        param = torch.nn.Parameter(t("param"))
+        param.grad = t("grad")
+        if name == "adamw_update":
+            opt = torch.optim.AdamW(
+                [param], lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, foreach=True
+            )
+        else:
+            opt = torch.optim.SGD(
+                [param],
+                lr=0.05,
+                momentum=0.9,
+                weight_decay=1e-4,
+                nesterov=name == "nesterov_update",
+                foreach=True,
+            )
+        opt.step()  # creates the state (momentum buffer / moments)
+        return opt.step
+    return None
+
+
+def _gemm_floor_op(name: str, inputs: dict[str, Any]) -> Callable[[], Any] | None:
+    """The bare GEMMs a linear case performs, on its operands (its roofline), else None."""
+    if not name.startswith("linear_"):
+        return None
+    x, w = inputs["x"], inputs["w"]
+    b, d_out = x.shape[0], w.shape[1]
+    z = np.empty((b, d_out), x.dtype)
+    if name.startswith("linear_forward"):
+        return lambda: np.matmul(x, w, out=z)
+    dz = inputs["grad_out"].copy()
+    dw = np.empty_like(w)
+    if inputs["dx"] is None:
+        return lambda: np.matmul(x.T, dz, out=dw)
+    dx = np.empty_like(x)
+
+    def backward() -> None:
+        np.matmul(x.T, dz, out=dw)
+        np.matmul(dz, w.T, out=dx)
+
+    return backward
+
+
+def backend_modules() -> dict[str, Any]:
+    """The numdl backend modules that load here (numpy always; numba unless it cannot)."""
+    from numdl.core import backend
+
+    modules = {}
+    for name in ("numpy", "numba"):
+        try:
+            modules[name] = backend.load(name).module
+        except ImportError as exc:
+            log(f"numdl backend {name!r} unavailable, left out: {exc}")
+    return modules
+
+
+def bench_ops(
+    modules: dict[str, Any],
+    torch: Any,
+    dtype: Any,
+    repeats: int,
+    min_sample: float,
+    probe: BandwidthProbe,
+    bandwidth: float,
+    case_names: Sequence[str] | None = None,
+    shape_names: Sequence[str] = SHAPE_NAMES,
+) -> list[dict[str, Any]]:
+    """Time every selected registry case on every implementation (see :mod:`numdl.bench`)."""
+    from numdl.testing.registry import CASES, copy_inputs
+
+    dtype = np.dtype(dtype)
+    rows = []
+    for name, case in CASES.items():
+        if case_names and name not in case_names:
+            continue
+        seen: dict[tuple[int, ...], str] = {}
+        for shape_name in shape_names:
+            shape = case.shapes[shape_name]
+            if shape in seen:
+                continue
+            label = shape_name
+            if shape == case.shapes.get("large") and shape_name == "mnist":
+                label = "mnist = large"
+            seen[shape] = label
+            log(f"  {name} {label} {shape} {dtype}")
+            base = case.make(np.random.default_rng(0), dtype, shape, "normal")
+            per_impl = {impl: copy_inputs(base) for impl in modules}
+            fns: dict[str, Callable[[], Any]] = {
+                impl: (lambda m=m, a=per_impl[impl], c=case: c.call(m, a))
+                for impl, m in modules.items()
+            }
+            if torch is not None:
+                fn = _torch_op(name, copy_inputs(base), torch)
+                if fn is not None:
+                    fns["torch"] = fn
+            floor = _gemm_floor_op(name, copy_inputs(base))
+            if floor is not None:
+                fns["gemm floor"] = floor
+            nbytes = case.bytes_moved(shape, dtype.itemsize)
+            in_dram = floor is None and nbytes >= DRAM_BYTES
+            if in_dram:  # the bandwidth probes in the same rounds: drift hits both alike
+                fns.update(probe.fns())
+            with np.errstate(all="ignore"):
+                timings = time_interleaved(fns, repeats, min_sample)
+            probe_rates = None
+            if floor is not None:
+                roof, basis = timings.pop("gemm floor").median, "GEMMs"
+            elif in_dram:
+                probe_rates = probe.rates(timings)
+                for key in probe.kernels:
+                    del timings[f"stream {key}"]
+                gbs = max(r["gb_per_s"] for r in probe_rates.values())
+                roof, basis = nbytes / (gbs * 1e9), f"{gbs:.0f} GB/s"
+            else:
+                roof, basis = nbytes / (bandwidth * 1e9), "bandwidth, in cache"
+            rows.append(
+                {
+                    "case": name,
+                    "op": case.op,
+                    "shape_name": label,
+                    "shape": list(shape),
+                    "dtype": dtype.name,
+                    "bytes_moved": nbytes,
+                    "flops": case.flops(shape),
+                    "roofline_s": roof,
+                    "roofline_basis": basis,
+                    "bandwidth_probes_same_rounds": probe_rates,
+                    "impls": {impl: t.to_json() for impl, t in timings.items()},
+                }
+            )
+            del base, per_impl, fns, timings
+            gc.collect()
+    return rows

@@ -1,0 +1,32 @@
+"""The hot paths, written once in plain NumPy: the specification every backend must equal.
+
+These are the functions a training step spends its time in. Layers, losses and optimisers
+reach them through :mod:`numdl.core.ops`, which validates the arguments and dispatches to the
+selected backend; this module *is* the ``"numpy"`` backend, and the compiled backends
+(``numdl_kernels.cpu``, ``numdl_kernels.cuda``) implement the same functions with the same
+arguments. The equivalence suite (``tests/equivalence``) proves each kernel equal to the
+function of the same name here.
+
+Contract shared by every backend (the caller, :mod:`numdl.core.ops`, guarantees it):
+
+* arrays are float32 or float64, all of one dtype; labels are integer;
+* output buffers are preallocated by the caller, C-contiguous and written in full;
+* optimiser arrays are 1-D and C-contiguous (flat parameter buffers) and updated in place;
+* nothing else is mutated; an output buffer may alias an input only where documented.
+
+Equation numbers refer to the textbook report (``shared/seeds/002_*.txt``).
+"""
+
+from numdl.core.hotpaths.linear import linear_backward, linear_forward
+from numdl.core.hotpaths.optim import adamw_update, momentum_update
+from numdl.core.hotpaths.softmax import cross_entropy, log_softmax_rows, logsumexp_rows
+
+__all__ = [
+    "adamw_update",
+    "cross_entropy",
+    "linear_backward",
+    "linear_forward",
+    "log_softmax_rows",
+    "logsumexp_rows",
+    "momentum_update",
+]

@@ -1,0 +1,179 @@
+"""Argument checks shared by every public function.
+
+Each check names the offending argument and states what was expected, so a user reading the
+message knows which argument to fix and how. Checks never copy or mutate their input; they
+return the array (converted with ``np.asarray`` where the function accepts array-likes).
+
+Errors follow Python conventions: ``TypeError`` for a wrong kind of object or dtype,
+``ValueError`` for a wrong shape, size or range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES: tuple[np.dtype, ...] = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe_dtypes(dtypes: Sequence[np.dtype]) -> str:
+    return " or ".join(str(d) for d in dtypes)
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as an ndarray (no copy for arrays); reject objects NumPy cannot convert."""
+    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
+        return x  # NumPy arrays, and device arrays (CuPy) on the CUDA backend, pass as they are
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from exc
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a numeric array, got an object array")
+    return arr
+
+
+def check_float_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtypes: Sequence[np.dtype] = FLOAT_DTYPES,
+    convert: bool = False,
+) -> np.ndarray:
+    """Check that ``x`` is a floating array of an accepted dtype (and ``ndim`` when given).
+
+    With ``convert=True`` integer and boolean array-likes are converted to float64 first
+    (for the friendly mathematical helpers); the hot paths use ``convert=False`` so a wrong
+    dtype is an error rather than a silent copy.
+    """
+    arr = as_array(x, name)
+    if convert and arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    if arr.dtype not in dtypes:
+        raise TypeError(f"{name} must have dtype {_describe_dtypes(dtypes)}, got {arr.dtype}")
+    if ndim is not None:
+        check_ndim(arr, name, ndim)
+    return arr
+
+
+def check_ndim(x: np.ndarray, name: str, ndim: int | tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is ``ndim`` (or one of them)."""
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{name} must be {want}, got shape {x.shape} ({x.ndim}-D)")
+
+
+def check_shape(x: np.ndarray, name: str, shape: tuple[int | None, ...]) -> None:
+    """Raise ``ValueError`` unless ``x.shape`` matches ``shape`` (``None`` matches any size)."""
+    got = x.shape
+    if got == shape:  # the common case, checked first: this runs on every hot-path call
+        return
+    if len(got) != len(shape) or any(
+        want is not None and g != want for g, want in zip(got, shape, strict=True)
+    ):
+        pretty = "(" + ", ".join("*" if s is None else str(s) for s in shape)
+        pretty += ",)" if len(shape) == 1 else ")"
+        raise ValueError(f"{name} must have shape {pretty}, got {got}")
+
+
+def check_same_dtype(x: np.ndarray, name: str, reference: np.ndarray, ref_name: str) -> None:
+    """Raise ``TypeError`` unless ``x`` has the dtype of ``reference`` (no silent promotion)."""
+    if x.dtype != reference.dtype:
+        raise TypeError(
+            f"{name} must have the dtype of {ref_name} ({reference.dtype}), got {x.dtype}"
+        )
+
+
+def check_writeable_contiguous(x: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` can be updated in place through a flat view."""
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous to be updated in place")
+    if not getattr(x.flags, "writeable", True):  # CuPy arrays have no read-only mode
+        raise ValueError(f"{name} must be writeable to be updated in place")
+
+
+def check_labels(y: Any, name: str, n_rows: int, n_classes: int) -> np.ndarray:
+    """Check integer class labels: shape ``(n_rows,)``, values in ``[0, n_classes)``."""
+    arr = as_array(y, name)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    check_shape(arr, name, (n_rows,))
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(
+            f"{name} must hold labels in [0, {n_classes}), got values in [{arr.min()}, {arr.max()}]"
+        )
+    return arr
+
+
+def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
+    """Check a finite real scalar that is > 0 (or >= 0 with ``allow_zero``)."""
+    value = check_real(value, name)
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_in_range(
+    value: float, name: str, low: float, high: float, *, closed: str = "left"
+) -> float:
+    """Check ``value`` lies between ``low`` and ``high``; ``closed`` names the closed ends.
+
+    ``closed`` is ``"left"`` (low <= value < high), ``"right"``, ``"both"`` or ``"neither"``.
+    """
+    value = check_real(value, name)
+    lo_ok = value >= low if closed in ("left", "both") else value > low
+    hi_ok = value <= high if closed in ("right", "both") else value < high
+    if not (lo_ok and hi_ok):
+        left = "[" if closed in ("left", "both") else "("
+        right = "]" if closed in ("right", "both") else ")"
+        raise ValueError(f"{name} must be in {left}{low}, {high}{right}, got {value}")
+    return value
+
+
+def check_real(value: Any, name: str) -> float:
+    """Check a finite real scalar and return it as ``float``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Check an integer scalar (bools rejected) with an optional lower bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
+    """Return ``axis`` as a non-negative index into ``ndim`` dimensions."""
+    axis = check_int(axis, name)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array of {ndim} dimension(s)")
+    return axis % ndim
+
+
+def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """A Generator as given, or a new one seeded with the non-negative integer ``rng``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator or an integer seed, got {type(rng).__name__}"
+        )
+    return np.random.default_rng(check_int(rng, name, minimum=0))
+
+
+def is_sequence(value: Any) -> bool:
+    """True for a list, tuple or array of values (not a string): an axis list, a size tuple."""
+    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)

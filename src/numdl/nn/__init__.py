@@ -1,0 +1,34 @@
+"""Feedforward networks (textbook ch. 6–7): layers, models, losses and their parameters.
+
+A network's names are exported here (``numdl.nn.MLP``, ``numdl.nn.Linear``, …); the
+modules hold one topic each:
+
+- :mod:`~numdl.nn.layers`: layers by family, each with a hand-written backward pass;
+- :mod:`~numdl.nn.models`: :class:`Sequential` and the report's :class:`MLP` (eqs. 26–27);
+- :mod:`~numdl.nn.losses`: cross-entropy from logits (eqs. 18–19), binary cross-entropy;
+- :mod:`~numdl.nn.activations`: the activation functions and their derivatives;
+- :mod:`~numdl.nn.init`: Glorot and He initialisers;
+- :mod:`~numdl.nn.params`: the flat parameter buffer every model owns;
+- :mod:`~numdl.nn.regularization`: the L2 penalty (eq. 20), weights versus biases.
+"""
+
+from numdl.nn.layers.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from numdl.nn.layers.base import Layer
+from numdl.nn.layers.linear import Linear
+from numdl.nn.losses import SoftmaxCrossEntropy
+from numdl.nn.models import MLP, Sequential
+from numdl.nn.params import Parameters, ParamSpec
+
+__all__ = [
+    "MLP",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "ParamSpec",
+    "Parameters",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+]

@@ -1,0 +1,547 @@
+"""numdl.core.ops: argument validation (identical on every backend) and edge-case numerics.
+
+Every rejected call must raise the documented exception type with a message naming the
+argument, the *same* type and message whichever backend is active (validation happens once,
+in numdl.core.ops, before dispatch), and must leave every array it was given unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import numdl
+from numdl.core import backend
+
+
+def _backend_param(name: str) -> Any:
+    try:
+        backend.load(name)
+        marks = ()
+    except ImportError as exc:
+        marks = (pytest.mark.skip(reason=f"backend {name!r} unavailable here: {exc}"),)
+    return pytest.param(name, marks=marks, id=name)
+
+
+BACKENDS = [_backend_param("numpy"), _backend_param("numba")]
+
+
+@pytest.fixture(params=BACKENDS)
+def be(request: pytest.FixtureRequest):
+    with numdl.use_backend(request.param):
+        yield request.param
+
+
+# ------------------------------------------------------------------- the rejected calls
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def _linear(dtype: Any = np.float64) -> dict[str, np.ndarray]:
+    rng = _rng()
+    x = rng.standard_normal((4, 3)).astype(dtype)
+    w = rng.standard_normal((3, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    out = np.maximum(x @ w + b, 0)
+    return {"x": x, "w": w, "b": b, "out": out, "grad_out": np.ones_like(out)}
+
+
+def _ce() -> dict[str, np.ndarray]:
+    rng = _rng()
+    return {"logits": rng.standard_normal((4, 3)), "labels": np.array([0, 2, 1, 2])}
+
+
+def _momentum(**over: Any) -> dict[str, np.ndarray]:
+    arrays = {"param": np.arange(6.0), "grad": np.ones(6), "velocity": np.full(6, 0.5)}
+    arrays.update(over)
+    return arrays
+
+
+def _adamw(**over: Any) -> dict[str, np.ndarray]:
+    arrays = {
+        "param": np.arange(6.0),
+        "grad": np.ones(6),
+        "m": np.full(6, 0.25),
+        "v": np.full(6, 0.5),
+    }
+    arrays.update(over)
+    return arrays
+
+
+def _strided(n: int, dtype: Any = np.float64) -> np.ndarray:
+    return np.arange(2.0 * n, dtype=dtype)[::2]
+
+
+def _clone(a: np.ndarray) -> np.ndarray:
+    """A copy with the same layout (strided stays strided) and writeability."""
+    if a.flags.c_contiguous:
+        c = a.copy()
+    else:  # the strided inputs here are every other column of a wider array
+        c = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)[..., ::2]
+        c[...] = a
+    c.flags.writeable = a.flags.writeable
+    return c
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+Case = Callable[[], tuple[Callable[[], Any], dict[str, np.ndarray]]]
+CASES: list[tuple[str, Case, type[Exception], str]] = []
+
+
+def case(op: str, label: str, exc: type[Exception], pattern: str):
+    """Register a builder returning (call, arrays the call must leave unchanged)."""
+
+    def register(build: Case) -> Case:
+        CASES.append((f"{op}-{label}", build, exc, pattern))
+        return build
+
+    return register
+
+
+def _lf(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = _linear()
+    kw = {"relu": True, **{k: over.pop(k) for k in list(over) if k in ("out", "relu")}}
+    args = {k: over.get(k, a[k]) for k in ("x", "w", "b")}
+    arrays = {**args, **({"out": kw["out"]} if "out" in kw else {})}
+    return lambda: numdl.linear_forward(args["x"], args["w"], args["b"], **kw), arrays
+
+
+def _lb(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = _linear()
+    kw = {k: over.pop(k) for k in list(over) if k in ("dx", "dw", "db", "overwrite_grad")}
+    args = {k: over.get(k, a[k]) for k in ("grad_out", "x", "w", "out")}
+    arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl.linear_backward(
+        args["grad_out"], args["x"], args["w"], args["out"], **kw
+    ), arrays
+
+
+def _ce_call(logits: Any = None, target: Any = None, **kw: Any):
+    a = _ce()
+    logits = a["logits"] if logits is None else logits
+    target = a["labels"] if target is None else target
+    arrays = {"logits": logits, "target": target}
+    if isinstance(kw.get("dlogits"), np.ndarray):
+        arrays["dlogits"] = kw["dlogits"]
+    return lambda: numdl.cross_entropy(logits, target, **kw), arrays
+
+
+def _mom(arrays: dict[str, np.ndarray], **kw: Any):
+    kw = {"lr": 0.1, **kw}
+    return lambda: numdl.momentum_update(
+        arrays["param"], arrays["grad"], arrays["velocity"], **kw
+    ), arrays
+
+
+def _adam(arrays: dict[str, np.ndarray], **kw: Any):
+    kw = {"lr": 0.1, "step": 1, **kw}
+    return lambda: numdl.adamw_update(
+        arrays["param"], arrays["grad"], arrays["m"], arrays["v"], **kw
+    ), arrays
+
+
+# linear_forward
+for _label, _over, _exc, _pat in [
+    ("x-int", {"x": np.ones((4, 3), dtype=np.int64)}, TypeError, r"^x must have dtype"),
+    ("x-f16", {"x": np.ones((4, 3), dtype=np.float16)}, TypeError, r"^x must have dtype"),
+    ("x-str", {"x": np.array([["a"]])}, TypeError, r"^x must have dtype"),
+    ("w-mixed", {"w": np.ones((3, 5), dtype=np.float32)}, TypeError, r"^w must have the dtype"),
+    ("b-mixed", {"b": np.ones(5, dtype=np.float32)}, TypeError, r"^b must have the dtype of x"),
+    ("x-1d", {"x": np.ones(3)}, ValueError, r"^x must be 2-D"),
+    ("w-3d", {"w": np.ones((3, 5, 1))}, ValueError, r"^w must be 2-D"),
+    ("w-shape", {"w": np.ones((4, 5))}, ValueError, r"^w must have shape \(3, \*\)"),
+    ("b-shape", {"b": np.ones(4)}, ValueError, r"^b must have shape \(5,\)"),
+    ("b-2d", {"b": np.ones((1, 5))}, ValueError, r"^b must be 1-D"),
+    ("out-shape", {"out": np.empty((4, 4))}, ValueError, r"^out must have shape \(4, 5\)"),
+    ("out-dtype", {"out": np.empty((4, 5), np.float32)}, TypeError, r"^out must have the dtype"),
+    ("out-strided", {"out": np.empty((4, 10))[:, ::2]}, ValueError, r"^out must be C-contig"),
+    ("out-readonly", {"out": _readonly(np.empty((4, 5)))}, ValueError, r"^out must be writeable"),
+]:
+    case("linear_forward", _label, _exc, _pat)(lambda o=_over: _lf(**dict(o)))
+
+# linear_backward
+for _label, _over, _exc, _pat in [
+    ("x-int", {"x": np.ones((4, 3), dtype=np.int32)}, TypeError, r"^x must have dtype"),
+    ("grad-f16", {"grad_out": np.ones((4, 5), np.float16)}, TypeError, r"^grad_out must have"),
+    ("grad-mixed", {"grad_out": np.ones((4, 5), np.float32)}, TypeError, r"^grad_out must have"),
+    ("out-mixed", {"out": np.ones((4, 5), np.float32)}, TypeError, r"^out must have the dtype"),
+    ("w-mixed", {"w": np.ones((3, 5), np.float32)}, TypeError, r"^w must have the dtype of x"),
+    ("grad-shape", {"grad_out": np.ones((4, 4))}, ValueError, r"^grad_out must have shape"),
+    ("grad-1d", {"grad_out": np.ones(5)}, ValueError, r"^grad_out must be 2-D"),
+    ("out-shape", {"out": np.ones((3, 5))}, ValueError, r"^out must have shape \(4, 5\)"),
+    ("w-shape", {"w": np.ones((2, 5))}, ValueError, r"^w must have shape \(3, \*\)"),
+    ("dx-shape", {"dx": np.zeros((4, 5))}, ValueError, r"^dx must have shape \(4, 3\)"),
+    ("dw-shape", {"dw": np.zeros((5, 3))}, ValueError, r"^dw must have shape \(3, 5\)"),
+    ("db-dtype", {"db": np.zeros(5, np.float32)}, TypeError, r"^db must have the dtype"),
+    ("db-strided", {"db": np.zeros(10)[::2]}, ValueError, r"^db must be C-contiguous"),
+    (
+        "overwrite-strided",
+        {"grad_out": np.ones((4, 10))[:, ::2], "overwrite_grad": True},
+        ValueError,
+        r"^grad_out must be C-contiguous",
+    ),
+]:
+    case("linear_backward", _label, _exc, _pat)(lambda o=_over: _lb(**dict(o)))
+
+# cross_entropy
+_LOGITS = _ce()["logits"]
+for _label, _kw, _exc, _pat in [
+    ("logits-int", {"logits": np.ones((4, 3), np.int64)}, TypeError, r"^logits must have dtype"),
+    ("logits-f16", {"logits": _LOGITS.astype(np.float16)}, TypeError, r"^logits must have dtype"),
+    ("logits-1d", {"logits": np.ones(3)}, ValueError, r"^logits must be 2-D"),
+    ("logits-3d", {"logits": np.ones((4, 3, 1))}, ValueError, r"^logits must be 2-D"),
+    ("logits-empty", {"logits": np.ones((0, 3))}, ValueError, r"^logits must have at least"),
+    ("logits-no-class", {"logits": np.ones((4, 0))}, ValueError, r"^logits must have at least"),
+    ("label-high", {"target": np.array([0, 3, 1, 2])}, ValueError, r"^target must hold labels"),
+    ("label-neg", {"target": np.array([0, -1, 1, 2])}, ValueError, r"in \[0, 3\)"),
+    ("label-float", {"target": np.array([0.0, 2, 1, 2])}, TypeError, r"^target must hold int"),
+    ("label-bool", {"target": np.array([0, 1, 1, 0], bool)}, TypeError, r"^target must hold"),
+    ("label-length", {"target": np.array([0, 1, 2])}, ValueError, r"^target must have shape"),
+    (
+        "soft-negative",
+        {"target": np.array([[1.0, 0, 0], [0, 1, 0], [0.5, 0.6, -0.1], [0, 0, 1]])},
+        ValueError,
+        r"^target must be non-negative",
+    ),
+    (
+        "soft-mixed",
+        {"target": np.full((4, 3), 1 / 3, np.float32)},
+        TypeError,
+        r"^target must have the dtype of logits",
+    ),
+    ("soft-shape", {"target": np.full((4, 2), 0.5)}, ValueError, r"^target must have shape"),
+    ("soft-3d", {"target": np.full((4, 3, 1), 0.5)}, ValueError, r"^target must be 2-D"),
+    ("soft-int", {"target": np.eye(3, dtype=int)[[0, 1, 2, 0]]}, TypeError, r"^target must have"),
+    ("dlogits-shape", {"dlogits": np.zeros((4, 4))}, ValueError, r"^dlogits must have shape"),
+    ("dlogits-dtype", {"dlogits": np.zeros((4, 3), np.float32)}, TypeError, r"^dlogits must"),
+    ("dlogits-strided", {"dlogits": np.zeros((4, 6))[:, ::2]}, ValueError, r"^dlogits must be C"),
+]:
+    case("cross_entropy", _label, _exc, _pat)(lambda k=_kw: _ce_call(**dict(k)))
+
+# logsumexp, log_softmax, softmax
+for _op in ("logsumexp", "log_softmax", "softmax"):
+    for _label, _x, _kw, _exc, _pat in [
+        ("int", np.ones((2, 3), np.int64), {}, TypeError, r"^x must have dtype float32 or"),
+        ("f16", np.ones((2, 3), np.float16), {}, TypeError, r"^x must have dtype"),
+        ("bool", np.ones((2, 3), bool), {}, TypeError, r"^x must have dtype"),
+        ("0d", np.array(1.0), {}, ValueError, r"^x must be at least 1-D"),
+        ("axis-range", np.ones((2, 3)), {"axis": 2}, ValueError, r"^axis=2 is out of range"),
+        ("axis-neg", np.ones((2, 3)), {"axis": -3}, ValueError, r"^axis=-3 is out of range"),
+        ("axis-float", np.ones((2, 3)), {"axis": 1.0}, TypeError, r"^axis must be an integer"),
+        ("empty-axis", np.ones((2, 0)), {}, ValueError, r"^x must be non-empty along axis 1"),
+    ]:
+        case(_op, _label, _exc, _pat)(
+            lambda op=_op, x=_x, k=_kw: ((lambda: getattr(numdl, op)(x, **k)), {"x": x})
+        )
+
+# momentum_update
+for _label, _arrays, _kw, _exc, _pat in [
+    ("param-int", {"param": np.arange(6)}, {}, TypeError, r"^param must have dtype"),
+    ("param-f16", {"param": np.ones(6, np.float16)}, {}, TypeError, r"^param must have dtype"),
+    ("grad-mixed", {"grad": np.ones(6, np.float32)}, {}, TypeError, r"^grad must have the dt"),
+    ("vel-mixed", {"velocity": np.ones(6, np.float32)}, {}, TypeError, r"^velocity must have"),
+    ("grad-shape", {"grad": np.ones(5)}, {}, ValueError, r"^grad must have shape \(6,\)"),
+    ("grad-2d", {"grad": np.ones((6, 1))}, {}, ValueError, r"^grad must have shape \(6,\)"),
+    ("vel-shape", {"velocity": np.ones(7)}, {}, ValueError, r"^velocity must have shape"),
+    ("param-strided", {"param": _strided(6)}, {}, ValueError, r"^param must be C-contiguous"),
+    ("vel-strided", {"velocity": _strided(6)}, {}, ValueError, r"^velocity must be C-contig"),
+    ("param-ro", {"param": _readonly(np.ones(6))}, {}, ValueError, r"^param must be writeable"),
+    ("lr-neg", {}, {"lr": -0.1}, ValueError, r"^lr must be"),
+    ("lr-nan", {}, {"lr": float("nan")}, ValueError, r"^lr must be finite"),
+    ("lr-str", {}, {"lr": "0.1"}, TypeError, r"^lr must be a real number"),
+    ("momentum-1", {}, {"momentum": 1.0}, ValueError, r"^momentum must be in \[0.0, 1.0\)"),
+    ("momentum-neg", {}, {"momentum": -0.1}, ValueError, r"^momentum must be in"),
+    ("wd-neg", {}, {"weight_decay": -1e-4}, ValueError, r"^weight_decay must be >= 0"),
+    ("n_decayed-big", {}, {"n_decayed": 7}, ValueError, r"^n_decayed must be <= param.size"),
+    ("n_decayed-neg", {}, {"n_decayed": -1}, ValueError, r"^n_decayed must be >= 0"),
+    ("n_decayed-float", {}, {"n_decayed": 2.0}, TypeError, r"^n_decayed must be an integer"),
+]:
+    case("momentum_update", _label, _exc, _pat)(
+        lambda a=_arrays, k=_kw: _mom(_momentum(**{n: _clone(v) for n, v in a.items()}), **k)
+    )
+
+# adamw_update
+for _label, _arrays, _kw, _exc, _pat in [
+    ("param-int", {"param": np.arange(6)}, {}, TypeError, r"^param must have dtype"),
+    ("param-f16", {"param": np.ones(6, np.float16)}, {}, TypeError, r"^param must have dtype"),
+    ("grad-mixed", {"grad": np.ones(6, np.float32)}, {}, TypeError, r"^grad must have the dt"),
+    ("m-mixed", {"m": np.zeros(6, np.float32)}, {}, TypeError, r"^m must have the dtype of"),
+    ("v-shape", {"v": np.zeros((2, 3))}, {}, ValueError, r"^v must have shape \(6,\)"),
+    ("param-strided", {"param": _strided(6)}, {}, ValueError, r"^param must be C-contiguous"),
+    ("m-strided", {"m": _strided(6)}, {}, ValueError, r"^m must be C-contiguous"),
+    ("v-readonly", {"v": _readonly(np.ones(6))}, {}, ValueError, r"^v must be writeable"),
+    ("lr-neg", {}, {"lr": -1e-3}, ValueError, r"^lr must be"),
+    ("step-0", {}, {"step": 0}, ValueError, r"^step must be >= 1, got 0"),
+    ("step-float", {}, {"step": 1.0}, TypeError, r"^step must be an integer"),
+    ("step-bool", {}, {"step": True}, TypeError, r"^step must be an integer"),
+    ("beta1-1", {}, {"beta1": 1.0}, ValueError, r"^beta1 must be in \[0.0, 1.0\)"),
+    ("beta2-1", {}, {"beta2": 1.0}, ValueError, r"^beta2 must be in"),
+    ("eps-0", {}, {"eps": 0.0}, ValueError, r"^eps must be > 0"),
+    ("wd-neg", {}, {"weight_decay": -0.01}, ValueError, r"^weight_decay must be >= 0"),
+    ("n_decayed-big", {}, {"n_decayed": 100}, ValueError, r"^n_decayed must be <="),
+]:
+    case("adamw_update", _label, _exc, _pat)(
+        lambda a=_arrays, k=_kw: _adam(_adamw(**{n: _clone(v) for n, v in a.items()}), **k)
+    )
+
+
+def _snapshot(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}
+
+
+def _raise(build: Case, exc: type[Exception]) -> tuple[type, str, dict, dict]:
+    call, arrays = build()
+    before = _snapshot(arrays)
+    with pytest.raises(exc) as info:
+        call()
+    return type(info.value), str(info.value), before, arrays
+
+
+@pytest.mark.parametrize(
+    ("build", "exc", "pattern"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_rejected_call(be: str, build: Case, exc: type[Exception], pattern: str) -> None:
+    got_type, message, before, after = _raise(build, exc)
+    assert got_type is exc
+    assert re.search(pattern, message), message
+    # nothing the call was given changed
+    for name, arr in after.items():
+        np.testing.assert_array_equal(arr, before[name], err_msg=f"{name} was mutated")
+    # the same exception type and message as on the reference backend
+    with numdl.use_backend("numpy"):
+        ref_type, ref_message, _, _ = _raise(build, exc)
+    assert (got_type, message) == (ref_type, ref_message)
+
+
+def test_every_public_op_has_rejection_cases() -> None:
+    covered = {cid.split("-", 1)[0] for cid, *_ in CASES}
+    assert covered == set(numdl.core.ops.__all__)
+
+
+# ----------------------------------------------------------------- accepted edge inputs
+def test_update_accepts_strided_grad_and_2d_param(be: str) -> None:
+    """Only the arrays updated in place must be contiguous; a strided grad is read as is."""
+    param = np.arange(6.0).reshape(2, 3)
+    velocity = np.zeros((2, 3))
+    grad = np.ones((2, 6))[:, ::2]
+    numdl.momentum_update(param, grad, velocity, lr=0.5, momentum=0.0)
+    np.testing.assert_array_equal(param, np.arange(6.0).reshape(2, 3) - 0.5)
+    np.testing.assert_array_equal(velocity, np.ones((2, 3)))
+
+
+def test_update_does_not_mutate_grad(be: str) -> None:
+    param, grad, vel = np.ones(5), np.full(5, 0.5), np.zeros(5)
+    numdl.momentum_update(param, grad, vel, lr=0.1, weight_decay=0.1)
+    m, v = np.zeros(5), np.zeros(5)
+    numdl.adamw_update(param, grad, m, v, lr=0.1, step=1)
+    np.testing.assert_array_equal(grad, np.full(5, 0.5))
+
+
+def test_lr_zero_leaves_params_unchanged(be: str) -> None:
+    """eq. 25 starts the warm-up at η₀ = 0, so a zero learning rate is a valid no-op step."""
+    param = np.arange(4.0)
+    numdl.momentum_update(param, np.ones(4), np.zeros(4), lr=0.0, weight_decay=0.5)
+    numdl.adamw_update(param, np.ones(4), np.zeros(4), np.zeros(4), lr=0.0, step=1)
+    np.testing.assert_array_equal(param, np.arange(4.0))
+
+
+def test_linear_forward_out_is_filled_and_returned(be: str) -> None:
+    a = _linear()
+    out = np.full((4, 5), np.nan)
+    res = numdl.linear_forward(a["x"], a["w"], a["b"], relu=False, out=out)
+    assert res is out
+    np.testing.assert_allclose(out, a["x"] @ a["w"] + a["b"], rtol=1e-12)
+
+
+def test_cross_entropy_accepts_list_labels_and_unsigned(be: str) -> None:
+    logits = _ce()["logits"]
+    ref = numdl.cross_entropy(logits, np.array([0, 2, 1, 2]))
+    assert numdl.cross_entropy(logits, [0, 2, 1, 2]) == ref
+    assert numdl.cross_entropy(logits, np.array([0, 2, 1, 2], np.uint8)) == ref
+
+
+# ------------------------------------------------------------------ logsumexp semantics
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_infinities(be: str, dtype: Any) -> None:
+    inf = np.inf
+    x = np.array(
+        [
+            [-inf, -inf, -inf],  # all −inf → −inf, not NaN
+            [1.0, inf, -inf],  # holds +inf → +inf
+            [0.0, -inf, 0.0],  # −inf entries contribute nothing
+            [np.nan, 0.0, 1.0],  # NaN propagates
+        ],
+        dtype=dtype,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = numdl.logsumexp(x, axis=1)
+    assert out.dtype == dtype
+    assert out[0] == -inf
+    assert out[1] == inf
+    np.testing.assert_allclose(out[2], np.log(2.0), rtol=1e-6)
+    assert np.isnan(out[3])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -3])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_axes_and_keepdims_3d(be: str, axis: int, keepdims: bool) -> None:
+    x = np.random.default_rng(7).standard_normal((2, 3, 4)) * 5
+    got = numdl.logsumexp(x, axis=axis, keepdims=keepdims)
+    want = np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_logsumexp_1d_is_scalar_shaped(be: str) -> None:
+    got = numdl.logsumexp(np.array([0.0, 0.0]))
+    assert np.shape(got) == ()
+    np.testing.assert_allclose(got, np.log(2.0), rtol=1e-15)
+    assert numdl.logsumexp(np.array([0.0, 0.0]), keepdims=True).shape == (1,)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_log_softmax_and_softmax_along_axis_3d(be: str, axis: int) -> None:
+    x = np.random.default_rng(8).standard_normal((3, 4, 5)) * 3
+    ls = numdl.log_softmax(x, axis=axis)
+    want = x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+    assert ls.shape == x.shape
+    np.testing.assert_allclose(ls, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(numdl.softmax(x, axis=axis), np.exp(want), rtol=1e-12)
+
+
+def test_inputs_not_mutated(be: str) -> None:
+    x = np.random.default_rng(9).standard_normal((3, 4))
+    keep = x.copy()
+    numdl.logsumexp(x)
+    numdl.log_softmax(x, axis=0)
+    numdl.softmax(x)
+    numdl.cross_entropy(x, np.array([0, 1, 3]), return_grad=True)
+    np.testing.assert_array_equal(x, keep)
+
+
+# ----------------------------------------------------------------------- properties
+def _eps(dtype: Any) -> float:
+    return float(np.finfo(dtype).eps)
+
+
+#: Rows sum to 1 within a few ulps at any magnitude because log-softmax is computed as
+#: (x − m) − log s; x − (m + log s) would be off by ~ulp(max|x|) (≈5e-4 at 1e4 in float32).
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+@pytest.mark.parametrize(
+    ("dtype", "bound"),
+    [
+        pytest.param(np.float64, 2.0, id="f64-2"),
+        pytest.param(np.float32, 2.0, id="f32-2"),
+        pytest.param(np.float64, 1e4, id="f64-1e4"),
+        pytest.param(np.float32, 1e4, id="f32-1e4"),
+    ],
+)
+def test_softmax_rows_sum_to_one(be: str, dtype: Any, bound: float, data: st.DataObject) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8))
+    x = data.draw(
+        hnp.arrays(
+            dtype, shape, elements=st.floats(-bound, bound, width=np.dtype(dtype).itemsize * 8)
+        )
+    )
+    p = numdl.softmax(x, axis=-1)
+    assert p.dtype == dtype
+    assert np.all(p >= 0)
+    assert np.all(p <= 1)
+    tol = 4 * (shape[1] + 1) * _eps(dtype)
+    np.testing.assert_allclose(p.sum(axis=-1, dtype=np.float64), 1.0, rtol=0, atol=tol)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    logits=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+        elements=st.floats(-50, 50),
+    ),
+    data=st.data(),
+)
+def test_cross_entropy_invariant_to_row_shifts(
+    be: str, logits: np.ndarray, data: st.DataObject
+) -> None:
+    n, c = logits.shape
+    labels = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    shift = data.draw(hnp.arrays(np.float64, (n, 1), elements=st.floats(-1e4, 1e4)))
+    loss, grad = numdl.cross_entropy(logits, labels, return_grad=True)
+    loss_s, grad_s = numdl.cross_entropy(logits + shift, labels, return_grad=True)
+    # logits + shift is rounded to ulp(1e4) ≈ 2e-12: that is the only source of difference
+    np.testing.assert_allclose(loss_s, loss, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(grad_s, grad, rtol=0, atol=1e-10)
+
+
+def test_float32_log_softmax_shift_invariance_exact_case(be: str) -> None:
+    # x − max is exact here, so a stable log-softmax gives identical results for both rows
+    x = np.array([[0.0, 0.0, -3.0], [1e4, 1e4, 1e4 - 3.0]], dtype=np.float32)
+    ls = numdl.log_softmax(x)
+    np.testing.assert_allclose(ls[1], ls[0], rtol=4 * _eps(np.float32))
+    loss0 = numdl.cross_entropy(x[:1], np.array([0]))
+    loss1 = numdl.cross_entropy(x[1:], np.array([0]))
+    np.testing.assert_allclose(loss1, loss0, rtol=4 * _eps(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_extreme_logits_finite(be: str, dtype: Any) -> None:
+    inf = np.inf
+    logits = np.array(
+        [[1e4, -1e4, 0.0], [-1e4, 1e4, -inf], [0.0, -inf, -inf], [5.0, 5.0, -inf]], dtype=dtype
+    )
+    labels = np.array([0, 0, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grad = numdl.cross_entropy(logits, labels, return_grad=True)
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(grad))
+    # per-row losses: 0, 2e4, 0, log 2 → mean
+    np.testing.assert_allclose(loss, (2e4 + np.log(2.0)) / 4, rtol=10 * _eps(dtype))
+    want = np.array([[0, 0, 0], [-1, 1, 0], [0, 0, 0], [0.5, -0.5, 0]]) / 4
+    np.testing.assert_allclose(grad, want, atol=10 * _eps(dtype))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # see below
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_soft_cross_entropy_with_minus_inf_off_target_finite(be: str, dtype: Any) -> None:
+    logits = np.array([[0.0, -np.inf, 0.0], [1e4, 0.0, -1e4]], dtype=dtype)
+    target = np.array([[0.5, 0.0, 0.5], [1.0, 0.0, 0.0]], dtype=dtype)
+    loss, grad = numdl.cross_entropy(logits, target, return_grad=True)
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(loss, np.log(2.0) / 2, rtol=10 * _eps(dtype))
+    np.testing.assert_allclose(grad, np.zeros((2, 3)), atol=10 * _eps(dtype))
+
+
+def test_soft_cross_entropy_with_minus_inf_emits_no_warning() -> None:
+    logits = np.array([[0.0, -np.inf, 0.0]])
+    target = np.array([[0.5, 0.0, 0.5]])
+    with warnings.catch_warnings(), numdl.use_backend("numpy"):  # the reference's bug
+        warnings.simplefilter("error")
+        numdl.cross_entropy(logits, target, return_grad=True)
