@@ -145,13 +145,17 @@ def check_real(value: Any, name: str) -> float:
     return value
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
-    """Check an integer scalar (bools rejected) with an optional lower bound."""
+def check_int(
+    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Check an integer scalar (bools rejected) with optional bounds."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -177,3 +181,71 @@ def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
 def is_sequence(value: Any) -> bool:
     """True for a list, tuple or array of values (not a string): an axis list, a size tuple."""
     return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Check a flag is a real boolean (``True``/``False`` or a NumPy bool), never a truthy object.
+
+    ``bool("False")`` is True; a flag given as a string, number or array is an error instead.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def check_representable(value: float, name: str, dtype: Any, *, nonzero: bool = False) -> float:
+    """Check that the scalar ``value`` stays finite (and non-zero) when cast to ``dtype``.
+
+    The kernels compute in the arrays' dtype, so ``eps=1e-50`` is 0 in float32 and ``lr=1e39``
+    is inf: accepted, either would turn every parameter into NaN.
+    """
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        cast = dt.type(value)
+    if not np.isfinite(cast):
+        raise ValueError(f"{name}={value} overflows to {cast} in {dt}; use a smaller value")
+    if nonzero and value != 0 and cast == 0:
+        tiny = np.finfo(dt).tiny
+        raise ValueError(f"{name}={value} underflows to 0 in {dt}; use a value >= {tiny:.3g}")
+    return value
+
+
+def check_no_overlap(
+    outputs: dict[str, Any], inputs: dict[str, Any], *, allowed: Sequence[tuple[str, str]] = ()
+) -> None:
+    """Raise ``ValueError`` if an output (or in-place) array overlaps any other argument.
+
+    ``outputs`` are written by the call, ``inputs`` only read. Every output is checked against
+    every input and every other output, except the pairs in ``allowed`` (aliasing a function
+    documents, e.g. ``("dz", "grad_out")``). ``None`` entries are skipped. The check costs
+    O(1) per pair for non-overlapping memory ranges (``may_share_memory``); only when the
+    ranges meet is the exact test run.
+    """
+    ok = {frozenset(pair) for pair in allowed}
+    outs = [(n, a) for n, a in outputs.items() if a is not None]
+    others = outs + [(n, a) for n, a in inputs.items() if a is not None and hasattr(a, "shape")]
+    for i, (out_name, out) in enumerate(outs):
+        for j, (other_name, other) in enumerate(others):
+            if j <= i and j < len(outs):
+                continue  # each pair of outputs once
+            if frozenset((out_name, other_name)) in ok:
+                continue
+            if _overlaps(out, other):
+                raise ValueError(
+                    f"{out_name} and {other_name} must not share memory: {out_name} is written "
+                    "by this call and would corrupt the other; pass separate arrays"
+                )
+
+
+def _overlaps(a: Any, b: Any) -> bool:
+    """Whether two arrays share memory (NumPy, or CuPy through its own test)."""
+    if hasattr(a, "__cuda_array_interface__") or hasattr(b, "__cuda_array_interface__"):
+        import cupy  # the CUDA backend's array module
+
+        return bool(cupy.shares_memory(a, b)) if cupy.may_share_memory(a, b) else False
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except np.exceptions.TooHardError:
+        return True  # too costly to decide exactly: treat as overlapping, as the safe answer
