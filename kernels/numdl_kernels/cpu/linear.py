@@ -18,7 +18,7 @@ __all__ = ["linear_backward", "linear_forward"]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bias_relu(out, b, relu):  # pragma: no cover - compiled
+def _bias_relu(out, b, relu):
     """out ← out + b (row broadcast), then max(out, 0) like ``np.maximum(out, 0)`` if relu.
 
     ``np.maximum`` propagates NaN and maps −0 to +0; ``z if not z <= 0 else 0`` does the same.
@@ -38,7 +38,7 @@ def _bias_relu(out, b, relu):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _block_sum(a, lo, n):  # pragma: no cover - compiled
+def _block_sum(a, lo, n):
     """A leaf of NumPy's pairwise sum: n < 8 in order, else 8 accumulators (n ≤ 128)."""
     if n < 8:
         res = a.dtype.type(0)
@@ -73,7 +73,7 @@ def _block_sum(a, lo, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pairwise_sum(a):  # pragma: no cover - compiled
+def _pairwise_sum(a):
     """Σ a in NumPy's pairwise order: halves (multiples of 8) down to blocks of ≤ 128.
 
     NumPy recurses; this walks the same tree with explicit stacks (Numba cannot cache a
@@ -112,7 +112,7 @@ def _pairwise_sum(a):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _mask_colsum(grad_out, out, relu, dz, db):  # pragma: no cover - compiled
+def _mask_colsum(grad_out, out, relu, dz, db):
     """dz ← grad_out · 1[out > 0] (or a copy), db ← Σ_i dz[i, :], in one read of grad_out.
 
     The mask multiplies like ``np.multiply(grad_out, out > 0)`` (g·0 keeps −0 and NaN). The

@@ -31,7 +31,7 @@ _CHUNK_ALIGN = 16  # chunk boundaries on 64-byte cache lines (float32), so no fa
 
 # ----------------------------------------------------------------------------- momentum
 @njit(cache=True, nogil=True, error_model="numpy")
-def _momentum_loop(p, g, v, lr, mom, wd, nesterov, decay):  # pragma: no cover
+def _momentum_loop(p, g, v, lr, mom, wd, nesterov, decay):
     """g' = g + λθ (if decay); v ← βv + g'; θ ← θ − η·(βv + g' if nesterov else v).
 
     Callers pass slices, so the loops start at 0: Numba then knows no index is negative, skips
@@ -64,7 +64,7 @@ def _momentum_loop(p, g, v, lr, mom, wd, nesterov, decay):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _momentum_serial(p, g, v, lr, mom, wd, nesterov, n_decayed):  # pragma: no cover
+def _momentum_serial(p, g, v, lr, mom, wd, nesterov, n_decayed):
     t = p.dtype.type
     lr, mom, wd = t(lr), t(mom), t(wd)
     d = n_decayed
@@ -73,7 +73,7 @@ def _momentum_serial(p, g, v, lr, mom, wd, nesterov, n_decayed):  # pragma: no c
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def _momentum_parallel(p, g, v, lr, mom, wd, nesterov, n_decayed, n_chunks):  # pragma: no cover
+def _momentum_parallel(p, g, v, lr, mom, wd, nesterov, n_decayed, n_chunks):
     t = p.dtype.type
     lr, mom, wd = t(lr), t(mom), t(wd)
     n = p.size
@@ -119,7 +119,7 @@ def momentum_update(
 
 # -------------------------------------------------------------------------------- AdamW
 @njit(cache=True, nogil=True, error_model="numpy")
-def _adamw_loop(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, decay):  # pragma: no cover
+def _adamw_loop(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, decay):
     """θ ← θ·keep (if decay); m ← β₁m + c₁g; v ← β₂v + (c₂g)g; θ ← θ − η(m/bc₁)/(√(v/bc₂) + ε)."""
     for i in range(p.size):
         gi = g[i]
@@ -134,7 +134,7 @@ def _adamw_loop(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, decay):  # 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _adamw_serial(
     p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed
-):  # pragma: no cover
+):
     t = p.dtype.type
     lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
     bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)
@@ -146,7 +146,7 @@ def _adamw_serial(
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _adamw_parallel(
     p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed, n_chunks
-):  # pragma: no cover
+):
     t = p.dtype.type
     lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
     bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)

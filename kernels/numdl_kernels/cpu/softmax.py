@@ -70,8 +70,8 @@ _GROUP = 2048  # elements per group of short rows (a few KiB: stays in L1)
 
 # ------------------------------------------------------------------ dtype-generic helpers
 def _exp(x):
-    """exp32 or exp64, by the type of ``x`` (Numba only)."""
-    raise NotImplementedError("only callable from Numba-compiled code")
+    """exp32 or exp64, by the type of ``x`` (this body runs only with ``NUMBA_DISABLE_JIT=1``)."""
+    return exp32(x) if x.dtype == np.float32 else exp64(x)
 
 
 @overload(_exp, jit_options={"fastmath": _FASTMATH})
@@ -84,8 +84,8 @@ def _exp_impl(x):
 
 
 def _like(value, ref):
-    """``value`` converted to the float type of ``ref`` (Numba only)."""
-    raise NotImplementedError("only callable from Numba-compiled code")
+    """``value`` in the float type of ``ref`` (this body runs only with ``NUMBA_DISABLE_JIT=1``)."""
+    return ref.dtype.type(value)
 
 
 @overload(_like, inline="always")

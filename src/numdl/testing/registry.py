@@ -267,7 +267,7 @@ _register(
         bytes_moved=lambda s, k: k * 2 * s[0] * s[1],
     )
 )
-for _target, _grad in (("labels", True), ("soft", True), ("labels", False)):
+for _target, _grad in (("labels", True), ("soft", True), ("labels", False), ("soft", False)):
     _register(
         OpCase(
             name=f"cross_entropy_{_target}" + ("" if _grad else "_loss_only"),
