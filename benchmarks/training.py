@@ -12,7 +12,8 @@ import dataclasses
 import tempfile
 
 import numdl
-from numdl.app.training import TrainConfig, evaluate, train
+from numdl.app.config import TrainConfig
+from numdl.app.training import evaluate, train
 from numdl.data import Split
 
 from .common import BACKENDS, backend, load_real_mnist

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from numdl.app.checkpoint import load_checkpoint
-from numdl.app.training import TrainConfig, train
+from numdl.app.config import TrainConfig
+from numdl.app.training import train
 from numdl.data import Dataset, Split, load_mnist, load_synthetic_digits
 
 TINY = ["--hidden", "32", "--batch-size", "128", "--no-progress", "--backend", "numpy"]

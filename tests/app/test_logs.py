@@ -77,3 +77,34 @@ def test_csv_logger_row_and_field_errors(tmp_path):
         CSVLogger(tmp_path / "d.csv", "epoch")
     with pytest.raises(TypeError, match="fieldnames must be a sequence of strings"):
         CSVLogger(tmp_path / "e.csv", ["epoch", 1])
+
+
+def test_csv_logger_in_a_missing_directory_names_path_and_directory(tmp_path):
+    path = tmp_path / "no" / "such" / "log.csv"
+    with pytest.raises(FileNotFoundError) as info:
+        CSVLogger(path, ["epoch"])
+    message = str(info.value)
+    assert str(path) in message
+    assert f"the directory {str(path.parent)!r} does not exist" in message
+    assert not (tmp_path / "no").exists()  # not created: a mistyped directory stays an error
+
+
+def test_csv_logger_rejects_a_directory_and_non_paths(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory") as info:
+        CSVLogger(tmp_path, ["epoch"])
+    assert str(tmp_path) in str(info.value)
+    for bad in (None, 3, b"log.csv"):
+        with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike"):
+            CSVLogger(bad, ["epoch"])
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\x00binary\x00", b"epoch,loss\x00\n1,2\n", b'"' + b"x" * 300_000]
+)
+def test_csv_logger_refuses_an_existing_file_that_is_not_a_csv_log(tmp_path, content):
+    path = tmp_path / "log.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"log\.csv") as info:
+        CSVLogger(path, ["epoch", "loss"])
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == content  # untouched

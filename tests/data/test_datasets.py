@@ -200,6 +200,68 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
 
 
+@pytest.mark.parametrize("bad", [None, 3, b"labels-idx1-ubyte", ["a"]])
+def test_read_and_write_idx_reject_non_paths(bad):
+    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike"):
+        read_idx(bad)
+    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike"):
+        write_idx(bad, np.zeros(3, dtype=np.uint8))
+
+
+def test_read_idx_of_a_directory_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="cannot read") as info:
+        read_idx(tmp_path)
+    assert str(tmp_path) in str(info.value)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
+def test_read_idx_big_endian_payloads_come_back_native(tmp_path, gz):
+    array = np.array([[1.5, -2.25], [3e38, -0.0]], dtype=np.float32)
+    path = write_idx(tmp_path / ("f-idx2" + (".gz" if gz else "")), array)
+    back = read_idx(path)
+    assert back.dtype == np.float32
+    assert back.dtype.isnative
+    assert back.flags.writeable
+    assert back.flags.c_contiguous
+    np.testing.assert_array_equal(back, array)
+
+
+def test_atomic_write_into_a_missing_directory_names_the_target(tmp_path):
+    target = tmp_path / "missing" / "file.bin"
+    with pytest.raises(FileNotFoundError) as info, atomic_write(target) as handle:
+        handle.write(b"never")
+    message = str(info.value)
+    assert str(target) in message
+    assert f"directory {target.parent} does not exist" in message
+    assert ".part" not in message
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_idx(target, np.zeros(3, dtype=np.uint8))
+
+
+def test_atomic_write_verify_failure_keeps_the_old_file(tmp_path):
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+    seen = []
+
+    def verify(tmp: Path) -> None:
+        seen.append(tmp.read_bytes())
+        assert tmp.parent == target.parent
+        assert tmp.name.endswith(".part")
+        raise ValueError("does not read back")
+
+    with (
+        pytest.raises(ValueError, match="does not read back"),
+        atomic_write(target, verify=verify) as handle,
+    ):
+        handle.write(b"new")
+    assert seen == [b"new"]  # verify saw the complete, synced temporary file
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
+    with atomic_write(target, verify=lambda tmp: None) as handle:
+        handle.write(b"new")
+    assert target.read_bytes() == b"new"
+
+
 # ----------------------------------------------------------------------- fake MNIST dirs
 
 

@@ -175,3 +175,75 @@ def test_missing_pillow_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r'pip install "numdl\[image\]"'):
         load_digit_image(tmp_path / "x.png")
+
+
+def _with(gray: np.ndarray, at: tuple[int, int], value: float) -> np.ndarray:
+    out = gray.astype(np.float64)
+    out[at] = value
+    return out
+
+
+GRAY_ERRORS = {
+    "string": ("abc", TypeError, "gray must be a real-valued"),
+    "object array": (np.array([[None, 1.0], [0.0, 1.0]]), TypeError, "gray must"),
+    "complex": (np.full((4, 4), 0.5 + 1j), TypeError, "got dtype complex128"),
+    "nested lists of strings": ([["a", "b"], ["c", "d"]], TypeError, "got dtype <U1"),
+    "1-D": (np.zeros(5), ValueError, "gray must be a non-empty 2-D array"),
+    "3-D": (np.zeros((4, 4, 3)), ValueError, r"got shape \(4, 4, 3\)"),
+    "empty": (np.zeros((0, 5)), ValueError, "non-empty"),
+    "all NaN": (np.full((5, 5), np.nan), ValueError, "25 NaN or infinite"),
+    "one NaN": (_with(np.eye(7), (3, 4), np.nan), ValueError, "1 NaN"),
+    "one value above 1": (_with(np.eye(7), (3, 4), 1.5), ValueError, r"\[0, 1\.5\]"),
+    "valid float32 control": (np.pad(np.ones((3, 3)), 2).astype(np.float32), None, ""),
+    "inf": (np.where(np.eye(6) > 0, np.inf, 0.0), ValueError, "finite values"),
+    "8-bit values": (np.asarray(_seven(), dtype=np.float64), ValueError, r"\[0, 255\]"),
+    "negative": (np.full((5, 5), -0.5), ValueError, r"in \[0, 1\]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRAY_ERRORS))
+def test_prepare_digit_rejects_bad_arrays_naming_gray(case):
+    gray, error, message = GRAY_ERRORS[case]
+    if error is None:  # a valid float32 image: a control that the checks do not over-reject
+        assert prepare_digit(gray).shape == (784,)
+        return
+    snapshot = np.array(gray, copy=True) if isinstance(gray, np.ndarray) else None
+    with pytest.raises(error, match=message) as info:
+        prepare_digit(gray)
+    assert "gray" in str(info.value)
+    assert not isinstance(info.value, ImageLoadError)
+    if snapshot is not None:  # a rejected call leaves the input as it was
+        np.testing.assert_array_equal(gray, snapshot)
+
+
+def test_prepare_digit_accepts_integer_and_bool_images_in_range():
+    ink = np.zeros((30, 30), dtype=bool)
+    ink[5:25, 12:18] = True
+    as_bool = prepare_digit(ink)
+    np.testing.assert_allclose(prepare_digit(ink.astype(np.uint8)), as_bool)
+    np.testing.assert_allclose(prepare_digit(ink.astype(np.float32)), as_bool)
+    with pytest.raises(TypeError, match="name must be a string"):
+        prepare_digit(ink, name=3)
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"seven.png"])
+def test_load_digit_image_rejects_non_paths(bad):
+    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike"):
+        load_digit_image(bad)
+
+
+def test_float_image_with_nan_pixels_is_an_image_load_error(tmp_path):
+    gray = np.zeros((40, 40), dtype=np.float32)
+    gray[10:30, 18:22] = 1.0
+    gray[0, 0] = np.nan
+    path = tmp_path / "nan.tiff"
+    Image.fromarray(gray, mode="F").save(path)
+    with pytest.raises(ImageLoadError, match="NaN or infinite") as info:
+        load_digit_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_directory_is_an_image_load_error(tmp_path):
+    with pytest.raises(ImageLoadError) as info:
+        load_digit_image(tmp_path)
+    assert str(tmp_path) in str(info.value)

@@ -132,9 +132,7 @@ def _adamw_loop(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, decay):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _adamw_serial(
-    p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed
-):
+def _adamw_serial(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed):
     t = p.dtype.type
     lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
     bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)
@@ -144,9 +142,7 @@ def _adamw_serial(
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def _adamw_parallel(
-    p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed, n_chunks
-):
+def _adamw_parallel(p, g, m, v, lr, b1, c1, b2, c2, bc1, bc2, eps, keep, n_decayed, n_chunks):
     t = p.dtype.type
     lr, b1, c1, b2, c2 = t(lr), t(b1), t(c1), t(b2), t(c2)
     bc1, bc2, eps, keep = t(bc1), t(bc2), t(eps), t(keep)

@@ -1,14 +1,32 @@
-"""The ``numdl`` command line: ``train``, ``evaluate``, ``predict``.
+"""The ``numdl`` command line: ``train``, ``evaluate``, ``predict`` (and ``bench``).
 
 Expected problems (missing data, a corrupt checkpoint, a diverging run, Ctrl-C) end with a
 clear message on stderr and a non-zero exit status, never a traceback.
+
+- **Options.** Every option is checked before anything is printed or written. The argument
+  types are built from the rules :class:`~numdl.app.config.TrainConfig` itself is checked
+  with (``DOMAINS``, ``CHOICES``), so ``--help`` states each rule and default once; a bad value
+  is one line, ``numdl: ...``, on stderr with exit status 2. Rules between options are
+  :meth:`TrainConfig.check` (spelt as options), the rules that need the data
+  :func:`~numdl.app.config.check_against_dataset`; both run before ``train`` creates the
+  run directory, and ``train`` prints the header only through its ``on_start``.
+- **Data.** A dataset is named by what its files are (:func:`numdl.data.mnist.identify_dataset`,
+  by checksum), else by their directory; the run records it and the absolute directory in
+  ``config.json`` and the checkpoints, where ``evaluate`` and ``--resume`` find them.
+- **Runs.** ``--resume`` keeps a run's configuration; only ``--epochs`` may change it
+  (constant schedule), any other training option given is refused unless equal. A run left
+  behind holds a checkpoint: Ctrl-C in the first epoch removes what it wrote.
+
+The parser (options, their rules and help) is :mod:`numdl.app.parser`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -19,20 +37,29 @@ import numpy as np
 
 import numdl
 from numdl.app.checkpoint import CheckpointError, load_checkpoint
-from numdl.app.metrics import confusion_matrix, per_class_accuracy
-from numdl.app.training import TrainConfig, TrainingDiverged, evaluate, model_from_checkpoint, train
-from numdl.core.backend import to_numpy
-from numdl.data import (
-    DATA_DIR_ENV,
-    Dataset,
-    DatasetError,
-    load_digit_image,
-    load_mnist,
-    load_synthetic_digits,
+from numdl.app.config import (
+    APPLIES_ONLY_WITH,
+    TrainConfig,
+    TrainConfigError,
+    check_against_dataset,
+    plural,
 )
+from numdl.app.metrics import confusion_matrix, per_class_accuracy
+from numdl.app.parser import (
+    EXIT_USAGE,
+    NAMED_DATASETS,
+    TRAINING_DEFAULTS,
+    build_parser,
+    option_name,
+)
+from numdl.app.training import TrainingDiverged, evaluate, model_from_checkpoint, train
+from numdl.core.backend import to_numpy
+from numdl.data.dataset import Dataset, DatasetError, DatasetNotFoundError
+from numdl.data.images import load_digit_image
+from numdl.data.mnist import SOURCES, identify_dataset, load_mnist
+from numdl.data.synthetic import load_synthetic_digits
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-NAMED_DATASETS = ("mnist", "fashion-mnist", "kmnist", "synthetic")
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 class CLIError(Exception):
@@ -51,130 +78,10 @@ def _warn(message: str) -> None:
     print(f"numdl: {message}", file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------- arguments
-def _add_runtime_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--backend",
-        choices=numdl.available_backends(),
-        default=None,
-        help="hot-path implementation (default: $NUMDL_BACKEND, else numba)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads for BLAS and the numba kernels (default: all cores)",
-    )
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"directory of the dataset files (default: ${DATA_DIR_ENV}, "
-        "else ~/.cache/numdl/<dataset>)",
-    )
-    p.add_argument("--no-download", action="store_true", help="never download missing files")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="numdl",
-        description="Train, evaluate and use MLP classifiers on MNIST-format datasets.",
-    )
-    parser.add_argument("--version", action="version", version=f"numdl {numdl.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    d = TrainConfig()
-    t = sub.add_parser(
-        "train",
-        help="train an MLP (defaults: the textbook report's Table 1)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    t.add_argument(
-        "--dataset",
-        default=d.dataset,
-        help=f"one of {', '.join(NAMED_DATASETS)}, or a directory of MNIST-format files",
-    )
-    t.add_argument("--hidden", type=int, nargs="+", default=d.hidden, help="hidden layer widths")
-    t.add_argument(
-        "--activation", default=d.activation, choices=["relu", "leaky_relu", "sigmoid", "tanh"]
-    )
-    t.add_argument(
-        "--init",
-        default=d.init,
-        choices=["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"],
-    )
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument(
-        "--optimizer", default=d.optimizer, choices=["sgd", "momentum", "nesterov", "adamw"]
-    )
-    t.add_argument("--lr", type=float, default=d.lr, help="(peak) learning rate")
-    t.add_argument("--momentum", type=float, default=d.momentum)
-    t.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--schedule", default=d.schedule, choices=["constant", "cosine"])
-    t.add_argument(
-        "--warmup-epochs",
-        type=float,
-        default=d.warmup_epochs,
-        help="linear warm-up length for the cosine schedule (eq. 25)",
-    )
-    t.add_argument(
-        "--lr-min", type=float, default=d.lr_min, help="final rate of the cosine schedule"
-    )
-    t.add_argument(
-        "--augment",
-        default=d.augment,
-        choices=["none", "shift"],
-        help="'shift': random shifts of up to --max-shift pixels per image",
-    )
-    t.add_argument("--max-shift", type=int, default=d.max_shift)
-    t.add_argument(
-        "--validation-size",
-        type=int,
-        default=d.validation_size,
-        help="training images held out for validation",
-    )
-    t.add_argument("--dtype", default=d.dtype, choices=["float32", "float64"])
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--out", default=None, help="run directory (default: runs/<dataset>-<time>)")
-    t.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        default=None,
-        help="continue the run in RUN_DIR from its last checkpoint",
-    )
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_runtime_options(t)
-
-    e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy, confusion matrix")
-    e.add_argument("checkpoint", help="a .npz checkpoint written by 'numdl train'")
-    e.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
-    e.add_argument("--json", action="store_true", help="print the results as JSON")
-    _add_runtime_options(e)
-
-    p = sub.add_parser("predict", help="classify image files (PNG, JPEG, ...)")
-    p.add_argument("checkpoint", help="a .npz checkpoint written by 'numdl train'")
-    p.add_argument("images", nargs="+", help="image files of single digits")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--backend", choices=numdl.available_backends(), default=None)
-
-    from numdl import bench as _bench  # light: NumPy only until it runs
-
-    b = sub.add_parser(
-        "bench",
-        help="side-by-side timings: NumPy reference vs Numba kernels vs PyTorch, vs the machine",
-        description=_bench.DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _bench.add_arguments(b)
-    return parser
-
-
 # ---------------------------------------------------------------------------- the runtime
 @contextlib.contextmanager
 def _runtime(backend: str | None, threads: int | None) -> Iterator[None]:
     """Select the backend and thread count for the command's duration."""
-    import os
-
     name = backend or os.environ.get("NUMDL_BACKEND") or "numba"
     try:
         be = numdl.core.backend.load(name)
@@ -182,8 +89,6 @@ def _runtime(backend: str | None, threads: int | None) -> Iterator[None]:
         raise CLIError(str(exc)) from None
     with contextlib.ExitStack() as stack:
         if threads is not None:
-            if threads < 1:
-                raise CLIError(f"--threads must be >= 1, got {threads}", EXIT_USAGE)
             try:
                 from threadpoolctl import threadpool_limits
 
@@ -200,6 +105,11 @@ def _runtime(backend: str | None, threads: int | None) -> Iterator[None]:
         yield
 
 
+def _show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal: in a file or pipe each update would be a line."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 def load_dataset(
     name: str,
     data_dir: str | None,
@@ -208,14 +118,15 @@ def load_dataset(
     seed: int,
     download: bool,
     progress: bool = True,
+    hint: str = "",
 ) -> Dataset:
-    """The dataset a command names: synthetic, a named MNIST-format set, or a directory."""
+    """``"synthetic"``, or the MNIST-format files of ``name`` in ``data_dir`` (``None``: the
+    default search of :func:`numdl.data.resolve_data_dir`), named by what they are (their
+    checksums, else their directory); ``hint`` ends a not-found message."""
     if name == "synthetic":
         return load_synthetic_digits(seed=seed)
-    if name not in NAMED_DATASETS and Path(name).is_dir():
-        data_dir, name = name, Path(name).name
     try:
-        return load_mnist(
+        dataset = load_mnist(
             data_dir,
             name=name,
             validation_size=validation_size,
@@ -223,89 +134,214 @@ def load_dataset(
             download=download,
             progress=progress,
         )
+    except DatasetNotFoundError as exc:
+        raise _usage(f"{exc}\n{hint}" if hint else str(exc)) from None
     except DatasetError as exc:
-        raise CLIError(str(exc), EXIT_USAGE) from None
+        raise _usage(str(exc)) from None
+    except ValueError as exc:  # the one rule that needs the files: fewer val than train images
+        raise _usage(str(exc).replace("validation_size", "--validation-size")) from None
+    source = Path(os.path.abspath(dataset.source_dir))  # absolute, ".." resolved, links kept
+    named = identify_dataset(source) or source.name or str(source)
+    return dataclasses.replace(dataset, name=named, source_dir=source)
+
+
+def _usage(message: str) -> CLIError:
+    return CLIError(message, EXIT_USAGE)
+
+
+def _source(dataset: str, data_dir: str | None) -> tuple[str, str | None]:
+    """(name, data directory) of a ``--dataset`` value (a name or a directory) and --data-dir."""
+    if dataset in NAMED_DATASETS:
+        if dataset == "synthetic" and data_dir is not None:
+            raise _usage("--data-dir does not apply to --dataset synthetic (generated, no files)")
+        return dataset, data_dir
+    if data_dir is not None:
+        raise _usage(f"--dataset {dataset} and --data-dir {data_dir} both name the data; give one")
+    return Path(os.path.abspath(dataset)).name or dataset, dataset
+
+
+def _recorded_source(
+    record: dict[str, Any], data_dir: str | None, whose: str
+) -> tuple[str, str | None, str]:
+    """(name, data directory, not-found hint) of a run's recorded data; --data-dir wins."""
+    name = str(record.get("dataset") or "mnist")
+    if name == "synthetic" and data_dir is not None:
+        raise _usage("--data-dir does not apply to synthetic data (generated, no files)")
+    if data_dir is not None or not record.get("data_dir"):
+        return name, data_dir, ""
+    hint = f"(This is where {whose} read its data; give --data-dir DIR if the files moved.)"
+    return name, str(record["data_dir"]), hint
+
+
+def _check_identity(dataset: Dataset, expected: str, option: str) -> None:
+    """Refuse data that checksums show to be another dataset than ``expected``."""
+    if dataset.synthetic or dataset.name == expected:
+        return
+    if dataset.name in SOURCES or expected in SOURCES:
+        what = SOURCES[dataset.name].title if dataset.name in SOURCES else "not a known dataset"
+        raise _usage(
+            f"{option}: the files in {dataset.source_dir} are {what} (by their md5 "
+            f"checksums), not {expected}"
+        )
 
 
 # ------------------------------------------------------------------------------ commands
-def cmd_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        run_dir = Path(args.resume)
-        config_path = run_dir / "config.json"
-        if not config_path.is_file():
-            raise CLIError(
-                f"cannot resume: {config_path} not found (is {run_dir} a run directory?)"
-            )
-        config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    else:
-        try:
-            config = TrainConfig(
-                hidden=args.hidden,
-                activation=args.activation,
-                init=args.init,
-                batch_size=args.batch_size,
-                optimizer=args.optimizer,
-                lr=args.lr,
-                momentum=args.momentum,
-                weight_decay=args.weight_decay,
-                epochs=args.epochs,
-                schedule=args.schedule,
-                warmup_epochs=args.warmup_epochs,
-                lr_min=args.lr_min,
-                augment=args.augment,
-                max_shift=args.max_shift,
-                seed=args.seed,
-                dtype=args.dtype,
-                dataset=args.dataset,
-                validation_size=args.validation_size,
-            )
-        except ValueError as exc:
-            raise CLIError(str(exc), EXIT_USAGE) from None
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(args.out or f"runs/{Path(config.dataset).name}-{stamp}")
-        if (run_dir / "last.npz").exists():
-            raise CLIError(
-                f"{run_dir} already holds a run; use --resume {run_dir} or another --out"
-            )
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The training options given on the command line (the others are absent: SUPPRESS)."""
+    return {name: getattr(args, name) for name in TRAINING_DEFAULTS if hasattr(args, name)}
 
+
+def _new_run_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConfig:
+    """The configuration of a new run, every option checked (messages name the options)."""
+    values = {**TRAINING_DEFAULTS, **given}
+    for name, (other, used_with) in APPLIES_ONLY_WITH.items():
+        if name in given and values[other] not in used_with:
+            raise _usage(
+                f"{option_name(name)} applies only with {option_name(other)} "
+                f"{' or '.join(used_with)}, not {values[other]}"
+            )
+    if values["dataset"] == "synthetic" and "validation_size" in given:
+        raise _usage(
+            "--validation-size does not apply to --dataset synthetic (generated, with fixed "
+            "splits: 6000 train / 1000 validation / 1000 test)"
+        )
+    if args.out is not None and Path(args.out).exists():
+        if not Path(args.out).is_dir():
+            raise _usage(f"--out {args.out} is a file; expected a directory without a run")
+        if (Path(args.out) / "last.npz").exists():
+            raise _usage(f"--out {args.out} already holds a run; use --resume {args.out}")
+    try:
+        return TrainConfig.from_dict(values, spell=option_name)
+    except (TypeError, ValueError) as exc:
+        raise _usage(str(exc)) from None
+
+
+def _resume_config(args: argparse.Namespace, given: dict[str, Any]) -> tuple[TrainConfig, int]:
+    """The configuration a resumed run continues with, and its completed epochs."""
+    run_dir = Path(args.resume)
+    if args.out is not None:
+        raise _usage(f"--out does not apply with --resume: the run continues in {run_dir}")
+    config_path, last = run_dir / "config.json", run_dir / "last.npz"
+    if not config_path.is_file() or not last.is_file():
+        missing = last if config_path.is_file() else config_path
+        raise _usage(f"cannot resume {run_dir}: {missing} not found (not a run, or no epoch done)")
+    try:
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+        done = int(load_checkpoint(last).meta["epoch"])
+    except (OSError, TypeError, ValueError) as exc:  # CheckpointError is a ValueError
+        raise CLIError(f"cannot resume {run_dir}: {exc}") from None
+    for name, value in given.items():
+        if name != "epochs" and value != getattr(saved, name):
+            raise _usage(
+                f"{option_name(name)} {_shown(value)} conflicts with the run's "
+                f"{_shown(getattr(saved, name))}: --resume keeps the run's configuration and "
+                "only --epochs may change it; train with other options in a new run (--out)"
+            )
+    epochs = given.get("epochs", saved.epochs)
+    if epochs != saved.epochs and saved.schedule != "constant":
+        raise _usage(
+            f"--epochs cannot change a run with --schedule {saved.schedule}, planned over its "
+            f"{plural(saved.epochs, 'epoch')}"
+        )
+    if epochs < done:
+        raise _usage(
+            f"--epochs must be at least {done}, as the run has completed "
+            f"{plural(done, 'epoch')}, got {epochs}"
+        )
+    return dataclasses.replace(saved, epochs=epochs), done
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _new_run_dir(name: str) -> Path:
+    stem = f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir, n = Path(stem), 1
+    while run_dir.exists():
+        n += 1
+        run_dir = Path(f"{stem}-{n}")
+    return run_dir
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``numdl train``: check every option, find the data, then (and only then) train."""
+    given, resume, done = _given(args), args.resume is not None, 0
+    if resume:
+        config, done = _resume_config(args, given)
+        record = dataclasses.asdict(config)
+        name, data_dir, hint = _recorded_source(record, args.data_dir, f"the run {args.resume}")
+    else:
+        config = _new_run_config(args, given)
+        (name, data_dir), hint = _source(config.dataset, args.data_dir), ""
+    progress = _show_progress(args)
     with _runtime(args.backend, args.threads):
         dataset = load_dataset(
-            config.dataset,
-            args.data_dir,
+            name,
+            data_dir,
             validation_size=config.validation_size,
             seed=config.seed,
             download=not args.no_download,
-            progress=not args.no_progress,
+            progress=progress,
+            hint=hint,
         )
+        if resume and args.data_dir is not None:
+            _check_identity(dataset, config.dataset, f"--data-dir {args.data_dir}")
+        elif given.get("dataset") in SOURCES:
+            _check_identity(dataset, given["dataset"], f"--dataset {given['dataset']}")
+        recorded = None if dataset.synthetic else str(dataset.source_dir)
+        if resume:
+            dataset = dataclasses.replace(dataset, name=config.dataset)
+            config = dataclasses.replace(config, data_dir=recorded)
+        else:
+            config = dataclasses.replace(
+                config,
+                dataset="synthetic" if dataset.synthetic else dataset.name,
+                data_dir=recorded,
+                validation_size=len(dataset.val) if dataset.synthetic else config.validation_size,
+            )
+        run_dir = Path(args.resume or args.out or _new_run_dir(dataset.name))
         hidden = "-".join(str(h) for h in config.hidden)
         architecture = f"{dataset.train.X.shape[1]}-{hidden}-{dataset.n_classes}"
-        _echo(f"numdl {numdl.__version__}: training a {architecture} MLP on {dataset.describe()}")
-        _echo(
-            f"backend {numdl.get_backend()}, {config.dtype}, {config.optimizer} lr {config.lr} "
-            f"({config.schedule}), batch {config.batch_size}, {config.epochs} epochs; "
-            f"run directory {run_dir}" + (" (resuming)" if args.resume else "")
+        plan = (
+            (
+                f"from epoch {done + 1} to {config.epochs}"
+                if done < config.epochs
+                else "nothing left"
+            )
+            if resume
+            else plural(config.epochs, "epoch")
         )
+
+        def header() -> None:
+            _echo(
+                f"numdl {numdl.__version__}: training a {architecture} MLP on {dataset.describe()}"
+            )
+            _echo(
+                f"backend {numdl.get_backend()}, {config.dtype}, {config.optimizer} lr "
+                f"{config.lr} ({config.schedule}), batch {config.batch_size}, {plan}; "
+                f"run directory {run_dir}" + (" (resuming)" if resume else "")
+            )
+
         try:
+            check_against_dataset(config, dataset, spell=option_name)
             result = train(
                 config,
                 dataset,
                 run_dir,
-                resume=bool(args.resume),
-                progress=not args.no_progress,
+                resume=resume,
+                progress=progress,
                 echo=_echo,
+                on_start=header,
             )
         except KeyboardInterrupt:
-            last = run_dir / "last.npz"
-            saved = (
-                f"the last completed epoch is saved in {last}"
-                if last.exists()
-                else ("no epoch had completed, so there is no checkpoint yet")
-            )
-            _warn(f"interrupted; {saved}. Resume with: numdl train --resume {run_dir}")
+            _warn(_interrupted(run_dir))
             return EXIT_INTERRUPTED
+        except TrainConfigError as exc:
+            raise _usage(str(exc)) from None
         except TrainingDiverged as exc:
             raise CLIError(f"training diverged: {exc}") from None
-        except CheckpointError as exc:
+        except (CheckpointError, OSError) as exc:
             raise CLIError(str(exc)) from None
 
         best = model_from_checkpoint(load_checkpoint(result["best_path"]))
@@ -318,30 +354,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) with the best-by-"
         f"validation checkpoint {result['best_path']}{tag}"
     )
-    (run_dir / "test.json").write_text(
-        json.dumps(
-            {
-                "test_accuracy": test_acc,
-                "test_loss": test_loss,
-                "dataset": dataset.name,
-                "synthetic": dataset.synthetic,
-                "checkpoint": str(result["best_path"]),
-            },
-            indent=2,
-        )
-    )
+    report = {"test_accuracy": test_acc, "test_loss": test_loss, "dataset": dataset.name}
+    report.update(data_dir=config.data_dir, synthetic=dataset.synthetic)
+    report["checkpoint"] = str(result["best_path"])
+    (run_dir / "test.json").write_text(json.dumps(report, indent=2))
     try:
         from numdl.app.plotting import plot_history
 
-        png = plot_history(
-            result["history"],
-            run_dir / "curves.png",
-            title=f"{dataset.name}: {architecture} MLP{tag}",
-        )
-        _echo(f"curves: {png}")
+        title = f"{dataset.name}: {architecture} MLP{tag}"
+        _echo(f"curves: {plot_history(result['history'], run_dir / 'curves.png', title=title)}")
     except ImportError as exc:
         _warn(f"no plot written ({exc}); the curves are in {run_dir / 'log.csv'}")
     return 0
+
+
+def _interrupted(run_dir: Path) -> str:
+    """What Ctrl-C left: the resume command when a checkpoint exists, else that none does."""
+    last = run_dir / "last.npz"
+    if last.exists():
+        return (
+            f"interrupted; the last completed epoch is saved in {last}. "
+            f"Resume with: numdl train --resume {run_dir}"
+        )
+    gone = "" if run_dir.exists() else f"; {run_dir} was removed"
+    return f"interrupted before the first epoch completed: nothing was saved{gone}"
 
 
 def _checkpoint_model(path: str) -> tuple[Any, dict[str, Any]]:
@@ -352,17 +388,36 @@ def _checkpoint_model(path: str) -> tuple[Any, dict[str, Any]]:
         raise CLIError(str(exc)) from None
 
 
+def _run_record(checkpoint: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's training configuration: its metadata, completed from the run's
+    ``config.json`` beside it (checkpoints written before ``data_dir`` was recorded)."""
+    beside: Any = {}
+    with contextlib.suppress(OSError, ValueError):
+        beside = json.loads((Path(checkpoint).parent / "config.json").read_text())
+    record = meta.get("train") if isinstance(meta.get("train"), dict) else {}
+    base = beside if isinstance(beside, dict) else {}
+    return {**base, **{k: v for k, v in record.items() if v is not None}}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``numdl evaluate``: the checkpoint on its run's test split (or ``--dataset``'s)."""
     with _runtime(args.backend, args.threads):
         model, meta = _checkpoint_model(args.checkpoint)
-        cfg = meta.get("train", {})
-        name = args.dataset or cfg.get("dataset", "mnist")
+        record, hint = _run_record(args.checkpoint, meta), ""
+        if args.dataset is not None:  # another dataset than the run's
+            name, data_dir = _source(args.dataset, args.data_dir)
+        else:
+            whose = f"the run of {args.checkpoint}"
+            name, data_dir, hint = _recorded_source(record, args.data_dir, whose)
+        seed = record.get("seed")
         dataset = load_dataset(
             name,
-            args.data_dir,
-            validation_size=cfg.get("validation_size", 5000),
-            seed=cfg.get("seed", 0),
+            data_dir,
+            validation_size=0,  # the test split is all evaluate reads
+            seed=seed if isinstance(seed, int) and seed >= 0 else 0,  # synthetic: the run's
             download=not args.no_download,
+            progress=sys.stderr.isatty(),
+            hint=hint,
         )
         if dataset.train.X.shape[1] != model.config["sizes"][0]:
             raise CLIError(
@@ -376,24 +431,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cm = confusion_matrix(dataset.test.y, pred, dataset.n_classes)
     per_class = per_class_accuracy(cm)
     if args.json:
-        _echo(
-            json.dumps(
-                {
-                    "dataset": dataset.name,
-                    "synthetic": dataset.synthetic,
-                    "test_accuracy": acc,
-                    "test_loss": loss,
-                    "per_class_accuracy": per_class.tolist(),
-                    "confusion_matrix": cm.tolist(),
-                },
-                indent=2,
-            )
-        )
+        report = {"dataset": dataset.name, "synthetic": dataset.synthetic, "test_accuracy": acc}
+        report.update(test_loss=loss, per_class_accuracy=per_class.tolist())
+        _echo(json.dumps({**report, "confusion_matrix": cm.tolist()}, indent=2))
         return 0
     tag = " [SYNTHETIC data]" if dataset.synthetic else ""
     _echo(
         f"{dataset.name}{tag}: test accuracy {100 * acc:.2f}% (loss {loss:.4f}) "
-        f"on {len(dataset.test)} images"
+        f"on {plural(len(dataset.test), 'image')}"
     )
     _echo(
         "per-class accuracy: " + "  ".join(f"{c}: {100 * a:.1f}%" for c, a in enumerate(per_class))
@@ -469,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _warn("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the exit flush is silent
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from numdl.data.dataset import check_path
+
 __all__ = ["CSVLogger"]
+
+#: Most characters read from an existing file to find its header row.
+_HEADER_LIMIT = 1 << 16
 
 
 class CSVLogger:
@@ -20,16 +27,23 @@ class CSVLogger:
     Parameters
     ----------
     path : str or os.PathLike
-        The CSV file (created if missing; its directory must exist).
+        The CSV file (created if missing; its directory must exist: it is not created, so a
+        mistyped directory is an error rather than a new tree).
     fieldnames : sequence of str
         Column names, non-empty and unique; every ``log`` call gives exactly these.
 
     Raises
     ------
     TypeError
-        If ``fieldnames`` is not a sequence of strings.
+        If ``path`` is not a ``str`` or ``os.PathLike``, or ``fieldnames`` is not a sequence of
+        strings.
     ValueError
-        If ``fieldnames`` is empty or repeats a name, or ``path`` has another header.
+        If ``fieldnames`` is empty or repeats a name, or ``path`` has another header or is not
+        a UTF-8 CSV file.
+    FileNotFoundError
+        If the directory of ``path`` does not exist (the message names both).
+    OSError
+        If ``path`` is a directory or cannot be opened (the message names it).
 
     Examples
     --------
@@ -49,8 +63,20 @@ class CSVLogger:
             raise TypeError(f"fieldnames must be a sequence of strings, got {names!r}")
         if len(set(names)) != len(names):
             raise ValueError(f"fieldnames must be unique, got {names!r}")
-        self.path = os.fspath(path)
+        self.path = os.fspath(check_path(path))
         self.fieldnames: tuple[str, ...] = tuple(names)
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"cannot log to {self.path!r}: the directory {directory!r} does not exist "
+                "(create it first)",
+                self.path,
+            )
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(
+                errno.EISDIR, f"cannot log to {self.path!r}: it is a directory", self.path
+            )
 
         existing = self._read_header()
         if existing is not None and existing != list(names):
@@ -58,18 +84,37 @@ class CSVLogger:
                 f"path {self.path!r} already has the header {existing!r}, which differs from "
                 f"fieldnames {names!r}; use another file or the same fieldnames to resume"
             )
-        self._file: TextIO | None = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        try:
+            handle = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise type(exc)(
+                exc.errno, f"cannot log to {self.path!r}: {exc.strerror or exc}", self.path
+            ) from None
+        self._file: TextIO | None = handle
         self._writer = csv.DictWriter(self._file, fieldnames=names)
         if existing is None:
             self._writer.writeheader()
             self._file.flush()
 
     def _read_header(self) -> list[str] | None:
-        """The header row of an existing non-empty file, else ``None``."""
+        """The header row of an existing non-empty file, else ``None``.
+
+        Reads at most :data:`_HEADER_LIMIT` characters, whatever the file holds.
+        """
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             return None
-        with open(self.path, newline="", encoding="utf-8") as f:
-            return next(csv.reader(f), None)
+        try:
+            with open(self.path, newline="", encoding="utf-8") as f:
+                start = f.read(_HEADER_LIMIT)
+            return next(csv.reader(io.StringIO(start)), None)
+        except OSError as exc:
+            raise type(exc)(
+                exc.errno, f"cannot read the log {self.path!r}: {exc.strerror or exc}", self.path
+            ) from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(
+                f"path {self.path!r} exists but is not a UTF-8 CSV log ({exc}); use another file"
+            ) from None
 
     def log(self, **row: Any) -> None:
         """Write one row (one value per field name) and flush it to disk.

@@ -9,34 +9,52 @@ reproduces an uninterrupted run bit for bit.
 
 The hot loop allocates nothing per step: batches are gathered into a reused buffer, the
 layers reuse their output and gradient buffers, and the loss reuses its gradient buffer.
+
+The configuration (:class:`~numdl.app.config.TrainConfig`) checks every option on
+construction (:mod:`numdl.app.config`); :func:`train` checks the rest (the dataset, the
+checkpoint) before it writes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from numdl.app.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from numdl.app.config import (
+    RESUME_OVERRIDES,
+    TrainConfig,
+    TrainConfigError,
+    check_against_dataset,
+    plural,
+)
 from numdl.app.logs import CSVLogger
 from numdl.core import backend as _backend
 from numdl.core import ops
 from numdl.core.backend import to_numpy
-from numdl.data import Dataset
+from numdl.core.validation import check_int
 from numdl.data.augment import random_shift
+from numdl.data.dataset import Dataset, atomic_write
 from numdl.nn.losses import SoftmaxCrossEntropy
 from numdl.nn.models import MLP
 from numdl.optim import Optimizer, make_optimizer
 from numdl.optim.schedules import Schedule, make_schedule
 
-__all__ = ["EpochStats", "TrainConfig", "TrainingDiverged", "evaluate", "train"]
+__all__ = [
+    "EpochStats",
+    "TrainingDiverged",
+    "evaluate",
+    "train",
+]
 
 LOG_FIELDS = [
     "epoch",
@@ -47,50 +65,6 @@ LOG_FIELDS = [
     "epoch_seconds",
     "samples_per_second",
 ]
-
-
-@dataclass
-class TrainConfig:
-    """Hyperparameters; the defaults are the textbook report's Table 1."""
-
-    hidden: list[int] = field(default_factory=lambda: [512])
-    activation: str = "relu"
-    init: str = "glorot_uniform"
-    batch_size: int = 256
-    optimizer: str = "momentum"
-    lr: float = 0.2
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    epochs: int = 20
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    lr_min: float = 0.0
-    augment: str = "none"
-    max_shift: int = 2
-    seed: int = 0
-    dtype: str = "float32"
-    dataset: str = "mnist"
-    validation_size: int = 5000
-
-    def __post_init__(self) -> None:
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise ValueError(f"hidden must list positive layer widths, got {self.hidden}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.augment not in ("none", "shift"):
-            raise ValueError(f"augment must be 'none' or 'shift', got {self.augment!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training options {sorted(unknown)}")
-        return cls(**values)
 
 
 @dataclass
@@ -186,6 +160,58 @@ def _checkpoint(
     return Checkpoint(params=model.params.state_dict(), optim=optimizer.state_dict(), meta=meta)
 
 
+def _resume_state(ckpt: Checkpoint, config: TrainConfig, path: Path) -> int:
+    """Check that ``config`` may continue the run of ``ckpt``; return its completed epochs."""
+    try:
+        saved = TrainConfig.from_dict(dict(ckpt.meta.get("train") or {}))
+        done = check_int(ckpt.meta.get("epoch"), "epoch", minimum=0)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an unusable training configuration: {exc}") from None
+    changed = [
+        f"{f.name} {getattr(saved, f.name)!r} there, {getattr(config, f.name)!r} here"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in RESUME_OVERRIDES and getattr(saved, f.name) != getattr(config, f.name)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"{path} was written with a different configuration ({'; '.join(changed)}); "
+            f"resuming may change only {' and '.join(RESUME_OVERRIDES)}"
+        )
+    if config.epochs != saved.epochs and config.schedule != "constant":
+        raise TrainConfigError(
+            f"epochs cannot change on resume with the {config.schedule} schedule, which was "
+            f"planned over the run's {plural(saved.epochs, 'epoch')}, got {config.epochs}"
+        )
+    if config.epochs < done:
+        raise TrainConfigError(
+            f"epochs must be at least {done}, as {plural(done, 'epoch')} already completed, "
+            f"got {config.epochs}"
+        )
+    return done
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """``mkdir -p path``; return the directories it created, deepest first."""
+    created, here = [], path
+    while not here.exists() and here != here.parent:
+        created.append(here)
+        here = here.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_incomplete_run(run_dir: Path, created: list[Path]) -> None:
+    """Remove what a run that saved no checkpoint wrote: its files, then the folders it made."""
+    for name in ("config.json", "log.csv"):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink(missing_ok=True)
+    for directory in created:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty: someone else's files are there
+            break
+
+
 def train(
     config: TrainConfig,
     dataset: Dataset,
@@ -194,8 +220,16 @@ def train(
     resume: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Train an MLP on ``dataset`` per ``config``, checkpointing into ``run_dir``.
+
+    Everything that can be checked is checked before anything is written: ``config``
+    against the dataset (:func:`check_against_dataset`), the model, optimiser and schedule
+    built, and on resume the checkpoint read and compared. Only then is ``on_start`` called
+    and ``run_dir`` created. A fresh run that ends (error, divergence, Ctrl-C) before its
+    first checkpoint removes what it wrote, so a run directory left behind always holds
+    ``last.npz``.
 
     Parameters
     ----------
@@ -205,11 +239,16 @@ def train(
         Receives ``config.json``, ``log.csv``, ``last.npz``, ``best.npz``.
     resume : bool, default False
         Continue from ``run_dir/last.npz`` (parameters, optimiser state, schedule position,
-        epoch); the configuration must match the checkpoint's.
+        epoch). The configuration must match the checkpoint's except for
+        :data:`RESUME_OVERRIDES`: ``epochs`` may grow (constant schedule only) and
+        ``data_dir`` may change; ``config.json`` is rewritten with the new values.
     progress : bool, default True
         Show a tqdm progress bar per epoch (when tqdm is installed).
     echo : callable
         Receives one summary line per epoch.
+    on_start : callable, optional
+        Called once, after every check and before anything is written (the CLI prints its
+        header there).
 
     Returns
     -------
@@ -219,6 +258,10 @@ def train(
 
     Raises
     ------
+    TrainConfigError
+        ``config`` does not fit ``dataset`` or cannot continue the checkpoint (nothing written).
+    CheckpointError
+        On resume: ``last.npz`` is missing, corrupt, or from a different configuration.
     TrainingDiverged
         If the loss becomes NaN or infinite; ``last.npz`` still holds the last good epoch.
     KeyboardInterrupt
@@ -226,16 +269,15 @@ def train(
         checkpoint is on disk).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_against_dataset(config, dataset)
     xp = _backend.current().xp
     dtype = np.dtype(config.dtype)
-    x_train = xp.asarray(dataset.train.X, dtype=dtype)
-    y_train = xp.asarray(dataset.train.y)
-    x_val = xp.asarray(dataset.val.X, dtype=dtype)
-    y_val = xp.asarray(dataset.val.y)
     n, n_features = dataset.train.X.shape
     steps_per_epoch = math.ceil(n / config.batch_size)
-    model, optimizer, schedule = build(config, n_features, dataset.n_classes, steps_per_epoch)
+    try:
+        model, optimizer, schedule = build(config, n_features, dataset.n_classes, steps_per_epoch)
+    except (TypeError, ValueError) as exc:
+        raise TrainConfigError(f"cannot build the model: {exc}") from None
 
     history: list[dict[str, float]] = []
     best = -1.0
@@ -243,23 +285,71 @@ def train(
     last_path, best_path = run_dir / "last.npz", run_dir / "best.npz"
     if resume:
         ckpt = load_checkpoint(last_path)
-        if ckpt.meta.get("train") != dataclasses.asdict(config):
-            raise CheckpointError(f"{last_path} was written with a different configuration")
-        model.params.load_state_dict(ckpt.params)
-        optimizer.load_state_dict(ckpt.optim)
-        start_epoch = int(ckpt.meta["epoch"])
+        start_epoch = _resume_state(ckpt, config, last_path)
+        try:
+            model.params.load_state_dict(ckpt.params)
+            optimizer.load_state_dict(ckpt.optim)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{last_path} does not fit this model: {exc}") from None
         history = list(ckpt.meta["history"])
         best = float(ckpt.meta["best_val_acc"])
-    else:
-        (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    x_train = xp.asarray(dataset.train.X, dtype=dtype)
+    y_train = xp.asarray(dataset.train.y)
+    x_val = xp.asarray(dataset.val.X, dtype=dtype)
+    y_val = xp.asarray(dataset.val.y)
 
+    if on_start is not None:
+        on_start()
+    created = _make_dirs(run_dir)
+    try:
+        with atomic_write(run_dir / "config.json") as handle:
+            handle.write(json.dumps(dataclasses.asdict(config), indent=2).encode())
+        best = _run_epochs(
+            config,
+            dataset,
+            (x_train, y_train, x_val, y_val),
+            (model, optimizer, schedule),
+            range(start_epoch, config.epochs),
+            history,
+            best,
+            run_dir,
+            progress=progress,
+            echo=echo,
+        )
+    except BaseException:
+        if not resume and not last_path.exists():
+            _remove_incomplete_run(run_dir, created)
+        raise
+    return {"history": history, "best_val_acc": best, "model": model, "best_path": best_path}
+
+
+def _run_epochs(
+    config: TrainConfig,
+    dataset: Dataset,
+    arrays: tuple[Any, Any, Any, Any],
+    parts: tuple[MLP, Optimizer, Schedule],
+    epochs: range,
+    history: list[dict[str, float]],
+    best: float,
+    run_dir: Path,
+    *,
+    progress: bool,
+    echo: Callable[[str], None],
+) -> float:
+    """The epochs of :func:`train`: append to ``history``, checkpoint each; the best val acc."""
+    xp = _backend.current().xp
+    x_train, y_train, x_val, y_val = arrays
+    model, optimizer, schedule = parts
+    n, n_features = dataset.train.X.shape
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    last_path, best_path = run_dir / "last.npz", run_dir / "best.npz"
     loss_fn = SoftmaxCrossEntropy()
-    x_buf = xp.empty((config.batch_size, n_features), dtype=dtype)
+    x_buf = xp.empty((config.batch_size, n_features), dtype=x_train.dtype)
     y_buf = xp.empty(config.batch_size, dtype=y_train.dtype)
     bar_factory = _progress_bar if progress else None
 
     with CSVLogger(run_dir / "log.csv", LOG_FIELDS) as log:
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in epochs:
             rng = _epoch_rng(config.seed, epoch)
             order = xp.asarray(rng.permutation(n))
             t0 = time.perf_counter()
@@ -284,10 +374,14 @@ def train(
                 loss, dlogits = loss_fn(model.forward(xb), yb)
                 loss = float(loss)
                 if not math.isfinite(loss):
+                    saved = (
+                        f"the last good checkpoint is {last_path}"
+                        if last_path.exists()
+                        else "no epoch had completed, so nothing was saved"
+                    )
                     raise TrainingDiverged(
                         f"the loss became {loss} at epoch {epoch + 1}, step {step + 1} "
-                        f"(learning rate {optimizer.lr:.4g}); try a smaller --lr. The last good "
-                        f"checkpoint is {last_path if last_path.exists() else 'not written yet'}"
+                        f"(learning rate {optimizer.lr:.4g}); try a smaller --lr; {saved}"
                     )
                 model.backward(dlogits, overwrite_grad=True)
                 optimizer.step()
@@ -314,7 +408,7 @@ def train(
             save_checkpoint(last_path, ckpt)
             if improved:
                 save_checkpoint(best_path, ckpt)
-    return {"history": history, "best_val_acc": best, "model": model, "best_path": best_path}
+    return best
 
 
 def _progress_bar(total: int, desc: str) -> Any:

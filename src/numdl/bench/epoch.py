@@ -56,7 +56,8 @@ Runner = Callable[[_Batches, int, int], tuple[float, float]]
 
 
 def _numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
-    from numdl.app.training import TrainConfig, build
+    from numdl.app.config import TrainConfig
+    from numdl.app.training import build
 
     model, optimizer, _ = build(TrainConfig(epochs=1), n_features, n_classes, steps)
     return model, optimizer

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -94,22 +94,73 @@ class Dataset:
         return f"{self.name} ({sizes}; from {self.source_dir})"
 
 
+def check_path(path: Any, name: str = "path") -> Path:
+    """Check that ``path`` names a file (a non-empty ``str`` or ``os.PathLike``) and return it.
+
+    Raises
+    ------
+    TypeError
+        ``path`` is not a ``str`` or ``os.PathLike`` of ``str`` (e.g. ``None``, bytes, a number).
+    ValueError
+        ``path`` is the empty string.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        text = os.fspath(path)
+        if isinstance(text, str):
+            if not text:
+                raise ValueError(f"{name} must name a file, got the empty string")
+            return Path(text)
+    raise TypeError(f"{name} must be a str or os.PathLike naming a file, got {type(path).__name__}")
+
+
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+def atomic_write(
+    path: str | os.PathLike[str], *, verify: Callable[[Path], None] | None = None
+) -> Iterator[IO[bytes]]:
     """Open a temporary file next to ``path`` for binary writing; publish it on success.
 
     The data go to a hidden temporary file in the same directory (so the final
     :func:`os.replace` is atomic on POSIX and Windows); if the ``with`` block raises, the
     temporary file is deleted and ``path`` is left untouched. Readers never see a partial file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace; its directory must exist.
+    verify : callable, optional
+        Called with the temporary file's path once it is complete and synced, before it
+        replaces ``path``; if it raises, the temporary file is deleted, ``path`` is left as it
+        was and the exception propagates (e.g. a reader that checks the file can be read back).
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError, OSError
+        The temporary file cannot be created (the directory is missing or not writable); the
+        message names ``path`` and its directory, not the temporary file.
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    path = check_path(path)
+    directory = path.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            exc.errno, f"cannot write {path}: the directory {directory} does not exist", str(path)
+        ) from None
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno,
+            f"cannot write {path}: cannot create a file in the directory {directory} "
+            f"({exc.strerror or exc})",
+            str(path),
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if verify is not None:
+            verify(tmp)
         with contextlib.suppress(OSError):
             tmp.chmod(0o644)  # mkstemp creates 0600; published data files are world-readable
         os.replace(tmp, path)

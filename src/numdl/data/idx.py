@@ -23,10 +23,11 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from numdl.data.dataset import DatasetError, atomic_write
+from numdl.data.dataset import DatasetError, atomic_write, check_path
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -45,25 +46,33 @@ _CODE_OF_KIND: dict[tuple[str, int], int] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DatasetError(
-                f"{path}: corrupt or truncated gzip data ({exc}); delete the file and fetch it "
-                "again"
-            ) from exc
-    return raw
+#: No deflate stream expands more than this (zlib's technical notes): a gzip file of n bytes
+#: cannot hold more than about 1032 * n bytes, whatever its header declares.
+_DEFLATE_MAX_RATIO = 1032
+_CHUNK = 1 << 20
+
+
+def _read_upto(stream: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, or fewer only where the stream ends."""
+    parts, got = [], 0
+    while got < n:
+        chunk = stream.read(min(n - got, _CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzip-compressed or not) into an array of native byte order.
+
+    The header is read and checked first; the payload is then read (decompressed) only up to
+    the size the header declares, plus one byte to detect trailing data. A header declaring
+    more than the file can hold (its size; for gzip, 1032 times its size, the largest deflate
+    ratio) is refused before anything is allocated or decompressed, and payload memory grows
+    with the data actually read, so a malformed file or a gzip bomb costs at most about twice
+    the payload a valid file with that header holds.
 
     Parameters
     ----------
@@ -78,21 +87,56 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        ``path`` is not a ``str`` or ``os.PathLike``.
     DatasetError
         The file cannot be read, is corrupt gzip, has a wrong magic number or an unknown type
         code, a truncated header, or a payload shorter or longer than the header's dimensions
         say. The message names the file and what is wrong.
     """
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
+    path = check_path(path)
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    with raw:
+        try:
+            size = os.fstat(raw.fileno()).st_size
+            gzipped = raw.read(2) == _GZIP_MAGIC
+            trailer = b""
+            if gzipped and size >= 4:
+                raw.seek(-4, os.SEEK_END)
+                trailer = raw.read(4)  # ISIZE: the (last member's) length mod 2**32
+            raw.seek(0)
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+        if not gzipped:
+            return _read_stream(raw, path, size, None)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_stream(stream, path, size * _DEFLATE_MAX_RATIO, trailer)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DatasetError(
+                f"{path}: corrupt or truncated gzip data ({exc}); delete the file and fetch it "
+                "again"
+            ) from exc
+
+
+def _read_stream(stream: IO[bytes], path: Path, limit: int, trailer: bytes | None) -> np.ndarray:
+    """Header, then payload, from ``stream``.
+
+    ``trailer`` is ``None`` for an uncompressed file, whose size ``limit`` is exact, and the
+    gzip ISIZE trailer otherwise (``limit`` then bounds what the stream can expand to).
+    """
+    head = _read_upto(stream, 4)
+    if len(head) < 4:
         raise DatasetError(
-            f"{path}: not an IDX file: {len(data)} byte(s), shorter than the 4-byte magic number"
+            f"{path}: not an IDX file: {len(head)} byte(s), shorter than the 4-byte magic number"
         )
-    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0:
         raise DatasetError(
-            f"{path}: not an IDX file: magic number 0x{data[:4].hex()} does not start with "
+            f"{path}: not an IDX file: magic number 0x{head.hex()} does not start with "
             "0x0000 (expected e.g. 0x00000803 for images, 0x00000801 for labels)"
         )
     if code not in IDX_DTYPES:
@@ -101,23 +145,58 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     if ndim == 0:
         raise DatasetError(f"{path}: IDX header declares 0 dimensions; expected at least 1")
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    sizes = _read_upto(stream, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DatasetError(
             f"{path}: truncated IDX header: {ndim} dimension sizes need {header_len} bytes, "
-            f"the file has {len(data)}"
+            f"the file has {4 + len(sizes)}"
         )
-    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    dims = struct.unpack(f">{ndim}I", sizes)
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize
-    got = len(data) - header_len
-    if got != expected:
-        what = "truncated payload" if got < expected else "trailing bytes after the payload"
-        raise DatasetError(
+
+    def mismatch(got: int | None, holds: str | None = None) -> DatasetError:
+        short = got is not None and got < expected
+        what = "truncated payload" if short else "trailing bytes after the payload"
+        return DatasetError(
             f"{path}: {what}: the header declares shape {dims} of {dtype.name} "
-            f"({expected} bytes) but the file holds {got} payload bytes"
+            f"({expected} bytes) but the file holds {holds or got} payload bytes"
         )
-    payload = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=header_len)
-    return payload.reshape(dims).astype(dtype.newbyteorder("="))
+
+    if trailer is None:  # uncompressed: the size is known, check it before reading
+        if limit - header_len != expected:
+            raise mismatch(limit - header_len)
+        payload = np.empty(expected, dtype=np.uint8)
+        if stream.readinto(memoryview(payload)) != expected:
+            raise mismatch(0, "fewer than the file size says")
+    elif expected > limit:
+        raise mismatch(0, f"at most {limit} (a gzip file of {limit // _DEFLATE_MAX_RATIO} bytes)")
+    elif struct.unpack("<I", trailer.rjust(4, b"\0"))[0] == (header_len + expected) % 2**32:
+        payload = np.empty(expected, dtype=np.uint8)  # the trailer agrees: read in place
+        view, got = memoryview(payload), 0
+        while got < expected and (chunk := stream.read(min(_CHUNK, expected - got))):
+            view[got : got + len(chunk)] = chunk
+            got += len(chunk)
+        if got < expected:
+            raise mismatch(got)
+    else:  # the trailer disagrees (or a multi-member gzip): grow with the data, then copy
+        parts = []
+        got = 0
+        while got < expected and (chunk := stream.read(min(_CHUNK, expected - got))):
+            parts.append(chunk)
+            got += len(chunk)
+        if got < expected:
+            raise mismatch(got)
+        joined = bytearray().join(parts)  # writeable: the array shares it, no second copy
+        del parts
+        payload = np.frombuffer(joined, dtype=np.uint8)
+    if stream.read(1):
+        raise mismatch(None, f"more than {expected}")
+    array = payload.view(dtype).reshape(dims)
+    if not dtype.isnative:
+        array.byteswap(inplace=True)
+        array = array.view(dtype.newbyteorder("="))
+    return array
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
@@ -146,7 +225,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
     ValueError
         ``array`` is 0-D, has more than 255 dimensions, or a dimension >= 2**32.
     """
-    path = Path(path)
+    path = check_path(path)
     arr = np.asarray(array)
     code = _CODE_OF_KIND.get((arr.dtype.kind, arr.dtype.itemsize))
     if code is None:

@@ -26,10 +26,13 @@ Pillow is an optional dependency (extra ``image``), imported only when an image 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import struct
 from typing import Any
 
 import numpy as np
+
+from numdl.core.validation import as_array
+from numdl.data.dataset import check_path
 
 __all__ = [
     "BLANK_CONTRAST",
@@ -85,13 +88,40 @@ def _border(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([gray[0, :], gray[-1, :], gray[1:-1, 0], gray[1:-1, -1]])
 
 
+def _check_gray(gray: Any) -> np.ndarray:
+    """``gray`` as float64, checked: a non-empty 2-D real array of finite values in [0, 1]."""
+    arr = as_array(gray, "gray")
+    if arr.dtype.kind not in "buif":
+        raise TypeError(
+            f"gray must be a real-valued (float, integer or bool) array of brightness in [0, 1], "
+            f"got dtype {arr.dtype}"
+        )
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"gray must be a non-empty 2-D array, got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise ValueError(
+            f"gray must hold finite values, got {arr.size - int(finite.sum())} NaN or "
+            "infinite pixel(s)"
+        )
+    low, high = float(arr.min()), float(arr.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"gray must hold brightness values in [0, 1], got values in [{low:g}, {high:g}] "
+            "(divide 8-bit images by 255)"
+        )
+    return arr
+
+
 def prepare_digit(gray: np.ndarray, *, name: str = "image") -> np.ndarray:
     """Apply steps 2-6 of the module's recipe to a grayscale image in ``[0, 1]``.
 
     Parameters
     ----------
     gray : numpy.ndarray
-        2-D float array of brightness in ``[0, 1]`` (any size, either polarity).
+        2-D real array (float, integer or bool) of brightness in ``[0, 1]``, finite, non-empty
+        (any size, either polarity).
     name : str, optional
         What to call the image in error messages (a file name).
 
@@ -104,13 +134,17 @@ def prepare_digit(gray: np.ndarray, *, name: str = "image") -> np.ndarray:
     ------
     ImageLoadError
         The image is blank (no ink brighter than the background by 0.1).
+    TypeError
+        ``gray`` is not a real-valued array (a string, an object or complex array), or
+        ``name`` is not a string.
     ValueError
-        ``gray`` is not 2-D.
+        ``gray`` is not 2-D or is empty, holds NaN or infinite values, or values outside
+        ``[0, 1]``.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    gray = _check_gray(gray)
     Image, _ = _require_pillow()
-    gray = np.asarray(gray, dtype=np.float64)
-    if gray.ndim != 2 or gray.size == 0:
-        raise ValueError(f"gray must be a non-empty 2-D array, got shape {gray.shape}")
     if np.median(_border(gray)) > 0.5:
         gray = 1.0 - gray  # dark ink on light paper -> light ink on black, as MNIST
     background = float(np.median(_border(gray)))
@@ -124,6 +158,8 @@ def prepare_digit(gray: np.ndarray, *, name: str = "image") -> np.ndarray:
 
     rows = np.flatnonzero((ink >= INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink >= INK_THRESHOLD).any(axis=0))
+    if rows.size == 0:  # cannot happen for checked input (the peak maps to 1), kept safe
+        raise ImageLoadError(f"{name}: the image is blank (no ink pixel); expected a digit")
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
     h, w = crop.shape
@@ -166,13 +202,15 @@ def load_digit_image(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     ImageLoadError
-        (a ``ValueError``) the file is missing or unreadable, is not an image, or is blank;
-        the message names the file.
+        (a ``ValueError``) the file is missing or unreadable, is not an image, holds NaN or
+        infinite pixels (a float TIFF), or is blank; the message names the file.
+    TypeError
+        ``path`` is not a ``str`` or ``os.PathLike``.
     ImportError
         Pillow is not installed (``pip install "numdl[image]"``).
     """
+    path = check_path(path)
     Image, ImageOps = _require_pillow()
-    path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
@@ -182,8 +220,17 @@ def load_digit_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageLoadError(f"{path}: no such file") from exc
     except Image.UnidentifiedImageError as exc:
         raise ImageLoadError(f"{path}: not an image Pillow can read") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        EOFError,
+        SyntaxError,
+        ValueError,
+        struct.error,
+        Image.DecompressionBombError,
+    ) as exc:
         raise ImageLoadError(f"{path}: cannot read the image ({exc})") from exc
     if gray.size == 0:
         raise ImageLoadError(f"{path}: the image has no pixels")
+    if not np.isfinite(gray).all():
+        raise ImageLoadError(f"{path}: the image holds NaN or infinite pixel values")
     return prepare_digit(gray, name=str(path))

@@ -14,11 +14,20 @@ directory itself and then in its subdirectory ``<name>`` (so ``NUMDL_DATA_DIR`` 
 the files or at a folder holding ``mnist/``, ``fashion-mnist/``, ...). Missing files are
 downloaded into the chosen directory when ``download=True`` and the dataset has known
 mirrors, each checked against its published md5.
+
+:func:`identify_dataset` says which known dataset a directory holds, by the md5 checksums of
+its four files (:data:`KNOWN_CHECKSUMS`), so that Fashion-MNIST found where MNIST was
+expected is called Fashion-MNIST. The module passes 500 lines because finding, downloading,
+identifying and loading the files are one topic: all four use the same file names, search
+order and published checksums.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +46,13 @@ from numdl.data.idx import read_idx
 
 __all__ = [
     "DATA_DIR_ENV",
+    "KNOWN_CHECKSUMS",
     "MNIST_FILES",
+    "RAW_MD5",
     "SOURCES",
     "DatasetSource",
     "download_mnist",
+    "identify_dataset",
     "load_mnist",
     "resolve_data_dir",
 ]
@@ -112,6 +124,94 @@ SOURCES: dict[str, DatasetSource] = {
         },
     ),
 }
+
+
+#: md5 of each file's *uncompressed* IDX bytes, for the datasets where they are known (MNIST
+#: and Fashion-MNIST; checked against the published files). They recognise a dataset whatever
+#: its compression: plain files, or ``.gz`` files recompressed by a repackager (Debian's
+#: ``dataset-fashion-mnist``, for one, ships ``.gz`` files whose md5s differ from Zalando's).
+#: KMNIST is recognised by its published ``.gz`` md5s only.
+RAW_MD5: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+
+#: Known datasets by their files: name -> standard file name -> the md5s that identify it
+#: (the published ``.gz`` md5 and, where known, that of the uncompressed file).
+KNOWN_CHECKSUMS: dict[str, dict[str, frozenset[str]]] = {
+    name: {
+        stem: frozenset(
+            md5 for md5 in (source.md5[f"{stem}.gz"], RAW_MD5.get(name, {}).get(stem)) if md5
+        )
+        for stem in MNIST_FILES
+    }
+    for name, source in SOURCES.items()
+}
+
+#: The order files are checked in: the small label files first, so that an unknown dataset
+#: costs two small hashes, not a decompression of its images.
+_IDENTIFY_ORDER = (MNIST_FILES[1], MNIST_FILES[3], MNIST_FILES[2], MNIST_FILES[0])
+
+
+def _uncompressed_md5(path: Path) -> str | None:
+    """md5 of the decompressed content of a ``.gz`` file (``None`` when it is not valid gzip)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with gzip.open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return digest.hexdigest()
+
+
+def identify_dataset(directory: str | os.PathLike[str]) -> str | None:
+    """Name the known dataset whose four MNIST-format files ``directory`` holds, by checksum.
+
+    Each file (found by its standard name, plain or ``.gz``, as :func:`load_mnist` finds it)
+    must match one of the md5s :data:`KNOWN_CHECKSUMS` lists for the same dataset: the
+    published md5 of the ``.gz`` file, or the md5 of the uncompressed file (which also
+    recognises plain and recompressed copies). The label files are checked first, so
+    unknown data costs two small hashes.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The directory the files were read from (e.g. ``Dataset.source_dir``).
+
+    Returns
+    -------
+    str or None
+        A key of :data:`KNOWN_CHECKSUMS` (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``), or
+        ``None`` when the four files are not all there or are not all of one known dataset
+        (a subset, a modified copy, another dataset): name it some other way, e.g. by its
+        directory.
+    """
+    files = _locate(Path(directory))
+    if len(files) != len(MNIST_FILES):
+        return None
+    candidates = set(KNOWN_CHECKSUMS)
+    for stem in _IDENTIFY_ORDER:
+        path = files[stem]
+        digest = file_md5(path)
+        matching = {c for c in candidates if digest in KNOWN_CHECKSUMS[c][stem]}
+        if not matching and path.name.endswith(".gz"):
+            raw = _uncompressed_md5(path)
+            matching = {c for c in candidates if raw in KNOWN_CHECKSUMS[c][stem]}
+        candidates = matching
+        if not candidates:
+            return None
+    return min(candidates)
 
 
 def _default_cache_dir(name: str) -> Path:

@@ -1,0 +1,193 @@
+"""The ``numdl`` argument parser: every option, its rule and its default, stated once.
+
+The training options' types, choices and help are built from the tables the configuration
+is checked with (:data:`~numdl.app.config.DOMAINS`, :data:`~numdl.app.config.CHOICES`, the
+defaults of :class:`~numdl.app.config.TrainConfig`), so ``--help`` says what is enforced. A
+bad value is one line, ``numdl: ...``, on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numdl
+from numdl.app.config import CHOICES, DOMAINS, Domain, TrainConfig
+
+__all__ = ["EXIT_USAGE", "NAMED_DATASETS", "TRAINING_DEFAULTS", "build_parser", "option_name"]
+
+EXIT_USAGE = 2
+NAMED_DATASETS = ("mnist", "fashion-mnist", "kmnist", "synthetic")
+#: Every training option's default (``numdl train`` shows them in ``--help``).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k != "data_dir"
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``numdl: ...``, and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"numdl: {message} (see '{self.prog} --help')\n")
+
+
+def option_name(name: str) -> str:
+    """The command-line spelling of a training field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _typed(domain: Domain, name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` enforcing ``domain``; its message says what is expected."""
+
+    def parse(text: str) -> Any:
+        try:
+            return domain.check(int(text) if domain.kind is int else float(text), name)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"expected {domain.describe()}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def _dataset(text: str) -> str:
+    if text in NAMED_DATASETS or Path(text).is_dir():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected one of {', '.join(NAMED_DATASETS)}, or an existing directory of "
+        f"MNIST-format files, got {text!r}"
+    )
+
+
+def _with_default(text: str, default: object) -> str:
+    return f"{text} (default: {default})"
+
+
+#: What each training option does; its rule (training.DOMAINS, CHOICES) and its default
+#: (TrainConfig) are appended from the tables the configuration itself is checked with.
+TRAIN_HELP: dict[str, str] = {
+    "dataset": f"the data: {', '.join(NAMED_DATASETS[:-1])} (downloaded when missing), "
+    "synthetic (generated, no files), or a directory of the four MNIST-format files; the run "
+    "is named by what the files are (their md5 checksums), else by their directory",
+    "hidden": "hidden layer widths",
+    "activation": "activation of the hidden layers",
+    "init": "weight initialisation",
+    "batch_size": "mini-batch size (at most the training split)",
+    "optimizer": "update rule: sgd, momentum (heavy ball), nesterov or adamw",
+    "lr": "(peak) learning rate",
+    "momentum": "momentum β, for --optimizer momentum or nesterov only",
+    "weight_decay": "weight decay",
+    "epochs": "passes over the training split; with --resume, the epoch to train on to",
+    "schedule": "learning-rate schedule",
+    "warmup_epochs": "linear warm-up (eq. 25), for --schedule cosine only; below --epochs",
+    "lr_min": "final rate, for --schedule cosine only; at most --lr",
+    "augment": "'shift': random shifts of up to --max-shift pixels",
+    "max_shift": "largest shift in pixels, for --augment shift only; below the image size",
+    "validation_size": "training images held out for validation (fewer than the training "
+    "images); not for --dataset synthetic, whose splits are fixed (6000/1000/1000)",
+    "dtype": "floating-point type of the parameters and arithmetic",
+    "seed": "seed of the initialisation, shuffles, shifts and validation split",
+}
+
+
+def _add_trainingoption_name(p: argparse.ArgumentParser, name: str) -> None:
+    """A training option: default ``argparse.SUPPRESS``, so that the options a user gave can
+    be told from the defaults (``--resume`` refuses them, inapplicable ones are errors)."""
+    kwargs: dict[str, Any] = {"metavar": "WIDTH" if name == "hidden" else name.upper()}
+    text = TRAIN_HELP[name]
+    if name in DOMAINS:
+        kwargs["type"] = _typed(DOMAINS[name], name)
+        text += f"; {'each ' if name == 'hidden' else ''}{DOMAINS[name].describe()}"
+    if name in CHOICES:
+        kwargs = {"choices": CHOICES[name]}
+    if name == "dataset":
+        kwargs["type"] = _dataset
+    if name == "hidden":
+        kwargs["nargs"] = "+"
+    default = TRAINING_DEFAULTS[name]
+    shown = " ".join(map(str, default)) if isinstance(default, list) else default
+    help_text = _with_default(text, shown)
+    p.add_argument(option_name(name), default=argparse.SUPPRESS, help=help_text, **kwargs)
+
+
+def _arg(p: argparse.ArgumentParser, flag: str, text: str, default: str, **kw: Any) -> None:
+    """An option whose help says what it does and, once, its default."""
+    kw.setdefault("default", None)
+    p.add_argument(flag, help=_with_default(text, default), **kw)
+
+
+def _add_runtime_options(p: argparse.ArgumentParser, data_dir_default: str = "") -> None:
+    backends = numdl.available_backends()
+    _arg(p, "--backend", "hot-path implementation", "$NUMDL_BACKEND, else numba", choices=backends)
+    if not data_dir_default:  # predict reads no data
+        return
+    text = "threads for BLAS and the numba kernels, an integer >= 1"
+    _arg(p, "--threads", text, "all cores", type=_typed(Domain(int, 1), "threads"), metavar="N")
+    text = "directory of the dataset's four MNIST-format files (plain or .gz)"
+    _arg(p, "--data-dir", text, data_dir_default, metavar="DIR")
+    default = "off: missing files of mnist, fashion-mnist and kmnist are downloaded, md5-checked"
+    _arg(p, "--no-download", "never download missing files", default, action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``numdl`` argument parser: every option's rule and default are in its ``--help``."""
+    parser = _Parser(
+        prog="numdl",
+        description="Train, evaluate and use MLP classifiers on MNIST-format datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"numdl {numdl.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train an MLP (defaults: the textbook report's Table 1)",
+        description="Train an MLP; the defaults are the textbook report's Table 1. Every "
+        "option is checked before anything is printed or written; a run directory is left "
+        "behind only once it holds a checkpoint (Ctrl-C in the first epoch removes it).",
+    )
+    for name in TRAIN_HELP:
+        _add_trainingoption_name(t, name)
+    text = "run directory, which must not hold a run yet"
+    _arg(t, "--out", text, "runs/<dataset>-<YYYYmmdd-HHMMSS>", metavar="DIR")
+    text = (
+        "continue the run in RUN_DIR from its last checkpoint, with the run's configuration: "
+        "only --epochs may change it (train on to a later epoch; constant schedule only), "
+        "and --data-dir (if the files moved); other training options are refused unless "
+        "equal to the run's"
+    )
+    _arg(t, "--resume", text, "start a new run", metavar="RUN_DIR")
+    text = "no progress bars, even on a terminal"
+    default = "off: bars when stderr is a terminal; in a file or pipe, one line per epoch"
+    _arg(t, "--no-progress", text, default, action="store_true")
+    _add_runtime_options(t, "$NUMDL_DATA_DIR, else ~/.cache/numdl/<dataset>; resumed: the run's")
+
+    e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy, confusion matrix")
+    e.add_argument("checkpoint", help="a .npz checkpoint written by 'numdl train'")
+    text = "evaluate on this dataset instead (as train's --dataset)"
+    _arg(e, "--dataset", text, "the checkpoint's", type=_dataset)
+    _arg(e, "--json", "print the results as JSON", "off: a text report", action="store_true")
+    _add_runtime_options(
+        e,
+        "the directory the checkpoint's run read its data from (in the checkpoint and the "
+        "run's config.json), else $NUMDL_DATA_DIR, else ~/.cache/numdl/<dataset>",
+    )
+
+    p = sub.add_parser("predict", help="classify image files (PNG, JPEG, ...)")
+    p.add_argument("checkpoint", help="a .npz checkpoint written by 'numdl train'")
+    p.add_argument("images", nargs="+", help="image files of single digits")
+    _arg(p, "--json", "print the results as JSON", "off: a line per image", action="store_true")
+    _add_runtime_options(p)
+
+    from numdl import bench as _bench  # light: NumPy only until it runs
+
+    b = sub.add_parser(
+        "bench",
+        help="side-by-side timings: NumPy reference vs Numba kernels vs PyTorch, vs the machine",
+        description=_bench.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _bench.add_arguments(b)
+    return parser
