@@ -210,14 +210,45 @@ def test_use_backend_is_per_asyncio_task(other: str) -> None:
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("name", ["jax", "NumPy", "", None, 3])
-def test_unknown_name_lists_valid_ones(name: object) -> None:
-    for call in (numdl.set_backend, lambda n: numdl.use_backend(n).__enter__(), backend.load):
-        with pytest.raises(ValueError, match="unknown backend") as info:
+_SELECTORS = (numdl.set_backend, lambda n: numdl.use_backend(n).__enter__(), backend.load)
+
+
+@pytest.mark.parametrize("name", ["jax", "NumPy", "", " numpy", "numpy\n"])
+def test_unknown_name_lists_valid_ones(name: str) -> None:
+    for call in _SELECTORS:
+        with pytest.raises(ValueError, match=r"^unknown backend") as info:
             call(name)
         for valid in ("'numpy'", "'numba'", "'cuda'"):
             assert valid in str(info.value)
     assert numdl.get_backend() == "numpy"
+
+
+@pytest.mark.parametrize(
+    "name", [1, 0, None, True, 3.0, b"numpy", ["numpy"], ("numpy",), np.str_("x").encode()]
+)
+def test_non_string_name_is_a_type_error(name: object) -> None:
+    """set_backend(1) is a wrong kind of argument (TypeError), not an unknown name."""
+    numdl.set_backend("numpy")
+    for call in (*_SELECTORS, backend.unregister_backend):
+        with pytest.raises(TypeError, match=r"^backend name must be a string, got ") as info:
+            call(name)
+        assert type(name).__name__ in str(info.value)
+        assert "'numpy'" in str(info.value)  # and says what would be valid
+    assert numdl.get_backend() == "numpy"
+
+
+def test_numpy_string_name_is_accepted() -> None:
+    """A NumPy string scalar is a str: it selects the backend like the plain string."""
+    numdl.set_backend(np.str_(ALIAS))
+    assert numdl.get_backend() == ALIAS
+
+
+def test_register_backend_argument_kinds() -> None:
+    with pytest.raises(TypeError, match=r"^name must be a string, got int"):
+        backend.register_backend(3, "numdl.core.hotpaths")
+    with pytest.raises(TypeError, match=r"^module must be a module name"):
+        backend.register_backend("other", object())
+    assert "other" not in numdl.available_backends()
 
 
 def test_cuda_without_gpu_is_an_import_error() -> None:

@@ -120,7 +120,8 @@ def _lf(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
 
 def _lb(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
     a = _linear()
-    kw = {k: over.pop(k) for k in list(over) if k in ("dx", "dw", "db", "overwrite_grad")}
+    keys = ("dx", "dw", "db", "overwrite_grad", "compute_dx", "relu")
+    kw = {k: over.pop(k) for k in list(over) if k in keys}
     args = {k: over.get(k, a[k]) for k in ("grad_out", "x", "w", "out")}
     arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
     return lambda: numdl.linear_backward(
@@ -222,7 +223,7 @@ for _label, _kw, _exc, _pat in [
         r"^target must have the dtype of logits",
     ),
     ("soft-shape", {"target": np.full((4, 2), 0.5)}, ValueError, r"^target must have shape"),
-    ("soft-3d", {"target": np.full((4, 3, 1), 0.5)}, ValueError, r"^target must be 2-D"),
+    ("soft-3d", {"target": np.full((4, 3, 1), 0.5)}, ValueError, r"^target must be 1-D .* or 2-D"),
     ("soft-int", {"target": np.eye(3, dtype=int)[[0, 1, 2, 0]]}, TypeError, r"^target must have"),
     ("dlogits-shape", {"dlogits": np.zeros((4, 4))}, ValueError, r"^dlogits must have shape"),
     ("dlogits-dtype", {"dlogits": np.zeros((4, 3), np.float32)}, TypeError, r"^dlogits must"),
@@ -295,6 +296,216 @@ for _label, _arrays, _kw, _exc, _pat in [
     case("adamw_update", _label, _exc, _pat)(
         lambda a=_arrays, k=_kw: _adam(_adamw(**{n: _clone(v) for n, v in a.items()}), **k)
     )
+
+
+# ---------------------------------------------- aliasing, meaningless values, non-bool flags
+# An output or in-place array sharing memory with another argument is rejected naming both
+# (the numba kernels would read what they already overwrote: a wrong loss, garbage state).
+_OVERLAP = r"^{} and {} must not share memory"
+
+
+def _f32(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.astype(np.float32) for k, v in arrays.items()}
+
+
+def _soft_target() -> np.ndarray:
+    return np.array([[0.2, 0.3, 0.5], [1.0, 0, 0], [0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def _ce_alias_logits():
+    logits = _ce()["logits"]
+    return _ce_call(logits, None, dlogits=logits)
+
+
+def _ce_alias_soft():
+    target = _soft_target()
+    return _ce_call(None, target, dlogits=target)
+
+
+def _ce_overlap_view():
+    buf = np.zeros(15)
+    logits = buf[:12].reshape(4, 3)
+    logits[...] = _ce()["logits"]
+    return _ce_call(logits, None, dlogits=buf[3:15].reshape(4, 3))
+
+
+def _ce_labels_in_dlogits():
+    """Labels stored (as int64) in the memory of the gradient buffer the call writes."""
+    dlogits = np.zeros((4, 3))
+    labels = dlogits.view(np.int64)[:, 0]
+    labels[...] = [0, 2, 1, 2]
+    return _ce_call(None, labels, dlogits=dlogits)
+
+
+def _soft_with(value: float):
+    target = _soft_target()
+    target[2, 1] = value
+    return _ce_call(None, target)
+
+
+for _label, _build, _exc, _pat in [
+    ("dlogits-is-logits", _ce_alias_logits, ValueError, _OVERLAP.format("dlogits", "logits")),
+    ("dlogits-is-target", _ce_alias_soft, ValueError, _OVERLAP.format("dlogits", "target")),
+    ("dlogits-overlaps", _ce_overlap_view, ValueError, _OVERLAP.format("dlogits", "logits")),
+    ("dlogits-holds-labels", _ce_labels_in_dlogits, ValueError, "dlogits and target must not"),
+    ("soft-nan", lambda: _soft_with(np.nan), ValueError, r"^target must be finite"),
+    ("soft-inf", lambda: _soft_with(np.inf), ValueError, r"^target must be finite"),
+    ("soft-neg-inf", lambda: _soft_with(-np.inf), ValueError, r"^target must be finite"),
+    ("target-0d", lambda: _ce_call(None, np.array(1)), ValueError, r"^target must be 1-D"),
+    ("masked-logits", lambda: _ce_call(np.ma.array(_ce()["logits"]), None), TypeError, "mask"),
+    (
+        "return_grad-str",
+        lambda: _ce_call(return_grad="False"),
+        TypeError,
+        r"^return_grad must be True or False, got str 'False'",
+    ),
+]:
+    case("cross_entropy", _label, _exc, _pat)(_build)
+
+
+def _adam_same(a: str, b: str, **kw: Any):
+    arrays = _adamw()
+    arrays[a] = arrays[b]
+    return _adam(arrays, **kw)
+
+
+def _mom_same(a: str, b: str):
+    arrays = _momentum()
+    arrays[a] = arrays[b]
+    return _mom(arrays)
+
+
+def _adam_overlap():
+    buf = np.zeros(9)
+    return _adam(_adamw(m=buf[:6], v=buf[3:9]))
+
+
+for _label, _build, _exc, _pat in [
+    ("m-is-v", lambda: _adam_same("v", "m"), ValueError, _OVERLAP.format("m", "v")),
+    ("param-is-grad", lambda: _adam_same("grad", "param"), ValueError, "param and grad"),
+    ("m-overlaps-v", _adam_overlap, ValueError, _OVERLAP.format("m", "v")),
+    (
+        "eps-underflow-f32",
+        lambda: _adam(_f32(_adamw()), eps=1e-50),
+        ValueError,
+        r"^eps=1e-50 underflows to 0 in float32",
+    ),
+    ("lr-overflow-f32", lambda: _adam(_f32(_adamw()), lr=1e39), ValueError, r"^lr=1e\+39 over"),
+    (
+        "wd-overflow-f32",
+        lambda: _adam(_f32(_adamw()), weight_decay=1e39),
+        ValueError,
+        r"^weight_decay=1e\+39 overflows to inf in float32",
+    ),
+    (
+        "beta2-rounds-to-1-f32",
+        lambda: _adam(_f32(_adamw()), beta2=0.9999999999),
+        ValueError,
+        r"^beta2=0.9999999999 is 1.0 in float32: beta2 must be in \[0.0, 1.0\)",
+    ),
+    (
+        "lr-times-wd-overflow",
+        lambda: _adam(_adamw(), lr=1e200, weight_decay=1e200),
+        ValueError,
+        r"^lr \* weight_decay=inf overflows",
+    ),
+    ("lr-huge-int", lambda: _adam(_adamw(), lr=10**400), ValueError, r"^lr must be finite"),
+    ("step-huge", lambda: _adam(_adamw(), step=10**400), ValueError, r"^step must be <= 922337"),
+    ("step-2**63", lambda: _adam(_adamw(), step=2**63), ValueError, r"^step must be <= 922337"),
+]:
+    case("adamw_update", _label, _exc, _pat)(_build)
+
+for _label, _build, _exc, _pat in [
+    ("velocity-is-param", lambda: _mom_same("velocity", "param"), ValueError, "param and velo"),
+    ("grad-is-velocity", lambda: _mom_same("grad", "velocity"), ValueError, "velocity and grad"),
+    (
+        "lr-overflow-f32",
+        lambda: _mom(_f32(_momentum()), lr=1e39),
+        ValueError,
+        r"^lr=1e\+39 overflows to inf in float32",
+    ),
+    (
+        "momentum-rounds-to-1-f32",
+        lambda: _mom(_f32(_momentum()), momentum=0.99999999),
+        ValueError,
+        r"^momentum=0.99999999 is 1.0 in float32",
+    ),
+    (
+        "nesterov-int",
+        lambda: _mom(_momentum(), nesterov=1),
+        TypeError,
+        r"^nesterov must be True or False, got int 1",
+    ),
+    (
+        "grad-masked",
+        lambda: _mom(_momentum(grad=np.ma.array(np.ones(6), mask=[1, 0, 0, 0, 0, 0]))),
+        TypeError,
+        r"^grad must be a plain array, got a masked array",
+    ),
+]:
+    case("momentum_update", _label, _exc, _pat)(_build)
+
+
+def _lf_alias(out_of: str):
+    a = _linear()
+    if out_of == "x":  # out (4, 5) must alias x: give x that shape
+        a["x"], a["w"] = np.ones((4, 5)), np.ones((5, 5))
+        out = a["x"]
+    else:  # out overlaps the bias: both views of one buffer
+        buf = np.zeros(25)
+        a["b"] = buf[:5]
+        out = buf[:20].reshape(4, 5)
+    x, w, b = a["x"], a["w"], a["b"]
+    return lambda: numdl.linear_forward(x, w, b, out=out), {"x": x, "w": w, "b": b, "out": out}
+
+
+def _lb_alias(kind: str):
+    a = _linear()
+    kw: dict[str, Any] = {}
+    if kind == "dw-is-w":
+        kw["dw"] = a["w"]
+    elif kind == "dx-is-x":
+        kw["dx"] = a["x"]
+    elif kind == "db-overlaps-dw":
+        buf = np.zeros(18)
+        kw["dw"], kw["db"] = buf[:15].reshape(3, 5), buf[13:18]
+    elif kind == "grad-is-out":  # grad_out is written (dZ) with overwrite_grad
+        a["grad_out"] = a["out"]
+        kw["overwrite_grad"] = True
+    arrays = {k: a[k] for k in ("grad_out", "x", "w", "out")}
+    arrays.update({k: v for k, v in kw.items() if isinstance(v, np.ndarray)})
+    call = lambda: numdl.linear_backward(a["grad_out"], a["x"], a["w"], a["out"], **kw)  # noqa: E731
+    return call, arrays
+
+
+for _label, _build, _exc, _pat in [
+    ("out-is-x", lambda: _lf_alias("x"), ValueError, _OVERLAP.format("out", "x")),
+    ("out-overlaps-b", lambda: _lf_alias("b"), ValueError, _OVERLAP.format("out", "b")),
+    ("relu-str", lambda: _lf(relu="False"), TypeError, r"^relu must be True or False, got str"),
+    ("relu-int", lambda: _lf(relu=0), TypeError, r"^relu must be True or False, got int 0"),
+    ("relu-array", lambda: _lf(relu=np.array(True)), TypeError, r"^relu must be True or False"),
+]:
+    case("linear_forward", _label, _exc, _pat)(_build)
+
+for _label, _build, _exc, _pat in [
+    ("dw-is-w", lambda: _lb_alias("dw-is-w"), ValueError, _OVERLAP.format("dw", "w")),
+    ("dx-is-x", lambda: _lb_alias("dx-is-x"), ValueError, _OVERLAP.format("dx", "x")),
+    ("db-overlaps-dw", lambda: _lb_alias("db-overlaps-dw"), ValueError, "dw and db must not"),
+    ("grad-is-out", lambda: _lb_alias("grad-is-out"), ValueError, "grad_out and out must not"),
+    (
+        "dx-without-compute",
+        lambda: _lb(dx=np.zeros((4, 3)), compute_dx=False),
+        ValueError,
+        r"^dx must be None when compute_dx is False",
+    ),
+    ("compute_dx-str", lambda: _lb(compute_dx="no"), TypeError, r"^compute_dx must be True or"),
+    ("overwrite-int", lambda: _lb(overwrite_grad=1), TypeError, r"^overwrite_grad must be True"),
+]:
+    case("linear_backward", _label, _exc, _pat)(_build)
+
+case("logsumexp", "keepdims-int", TypeError, r"^keepdims must be True or False, got int 1")(
+    lambda: (lambda x: (lambda: numdl.logsumexp(x, keepdims=1), {"x": x}))(np.ones((2, 3)))
+)
 
 
 def _snapshot(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -370,6 +581,81 @@ def test_cross_entropy_accepts_list_labels_and_unsigned(be: str) -> None:
     ref = numdl.cross_entropy(logits, np.array([0, 2, 1, 2]))
     assert numdl.cross_entropy(logits, [0, 2, 1, 2]) == ref
     assert numdl.cross_entropy(logits, np.array([0, 2, 1, 2], np.uint8)) == ref
+
+
+def test_flat_buffer_views_that_do_not_overlap_are_accepted(be: str) -> None:
+    """A model keeps W and b as adjacent views of one flat buffer, dW and db of another: the
+    overlap check must not reject them, and the results equal those of separate arrays."""
+    a = _linear()
+    params, grads = np.empty(20), np.full(20, np.nan)
+    w, b = params[:15].reshape(3, 5), params[15:]
+    w[...], b[...] = a["w"], a["b"]
+    dw, db = grads[:15].reshape(3, 5), grads[15:]
+    out = numdl.linear_forward(a["x"], w, b, out=np.empty((4, 5)))
+    np.testing.assert_allclose(out, np.maximum(a["x"] @ a["w"] + a["b"], 0), rtol=1e-12)
+    dx, dw_, db_ = numdl.linear_backward(a["grad_out"], a["x"], w, out, dw=dw, db=db)
+    assert dw_ is dw
+    assert db_ is db
+    ref = numdl.linear_backward(a["grad_out"], a["x"], a["w"], out)
+    for got, want in zip((dx, dw, db), ref, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # optimiser state side by side in one buffer, updated in place through its views
+    flat = np.arange(24.0)
+    p, g, m, v = (flat[i : i + 6] for i in range(0, 24, 6))
+    numdl.adamw_update(p, g, m, np.abs(v), lr=0.1, step=3)
+    numdl.momentum_update(p, g, m, lr=0.1)
+    np.testing.assert_array_equal(flat[6:12], np.arange(6.0, 12.0))  # grad untouched
+
+
+def test_overwrite_grad_is_the_documented_aliasing(be: str) -> None:
+    """dZ written into grad_out is allowed (overwrite_grad) and gives the same gradients."""
+    a = _linear()
+    want = numdl.linear_backward(a["grad_out"], a["x"], a["w"], a["out"])
+    grad = a["grad_out"].copy()
+    got = numdl.linear_backward(grad, a["x"], a["w"], a["out"], overwrite_grad=True)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_largest_step_and_smallest_eps_are_accepted(be: str) -> None:
+    """The bounds themselves are valid: step = 2**63 − 1 (int64), eps = the float32 minimum."""
+    p32 = np.ones(4, np.float32)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    numdl.adamw_update(
+        p32,
+        np.ones(4, np.float32),
+        np.zeros(4, np.float32),
+        np.zeros(4, np.float32),
+        lr=0.1,
+        step=2**63 - 1,
+        eps=tiny,
+    )
+    assert np.all(np.isfinite(p32))
+    numdl.adamw_update(
+        np.ones(4),
+        np.ones(4),
+        np.zeros(4),
+        np.zeros(4),
+        lr=0.1,
+        step=np.int64(2**63 - 1),
+        eps=1e-300,
+    )
+
+
+def test_numpy_bools_are_flags(be: str) -> None:
+    a = _linear()
+    got = numdl.linear_forward(a["x"], a["w"], a["b"], relu=np.False_)
+    np.testing.assert_allclose(got, a["x"] @ a["w"] + a["b"], rtol=1e-12)
+    assert numdl.logsumexp(np.zeros((2, 3)), keepdims=np.True_).shape == (2, 1)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_ndarray_subclass_state_is_updated_in_place(be: str) -> None:
+    """np.matrix reshapes to 2-D; the op works on a plain view of the same memory."""
+    param = np.asmatrix(np.arange(6.0).reshape(2, 3))
+    velocity = np.zeros((2, 3))
+    numdl.momentum_update(param, np.ones((2, 3)), velocity, lr=0.5, momentum=0.0)
+    np.testing.assert_array_equal(np.asarray(param), np.arange(6.0).reshape(2, 3) - 0.5)
 
 
 # ------------------------------------------------------------------ logsumexp semantics

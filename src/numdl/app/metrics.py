@@ -144,9 +144,13 @@ def accuracy(logits: Any, targets: Any) -> float:
     Parameters
     ----------
     logits : array-like of shape (B, C), float32 or float64
-        Scores (logits or probabilities: argmax is the same). Ties go to the lowest index.
+        Scores (logits or probabilities: argmax is the same). Ties go to the lowest index;
+        ±inf are ordinary scores. NaN is rejected: a row holding NaN has no argmax (NumPy
+        would report the NaN's position as the prediction).
     targets : array-like of shape (B,) or (B, C)
-        Integer labels in [0, C), or one-hot (or soft) target rows whose argmax is the class.
+        Integer labels in [0, C), or float32/float64 one-hot (or soft) target rows whose
+        argmax is the class: finite, non-negative and not all zero (ties go to the lowest
+        index).
 
     Returns
     -------
@@ -156,18 +160,55 @@ def accuracy(logits: Any, targets: Any) -> float:
     Raises
     ------
     TypeError
-        If ``logits`` is not float32/float64 or integer ``targets`` are not integer.
+        If ``logits`` is not float32/float64, 1-D ``targets`` are not integer labels (floats,
+        bools, strings, objects) or 2-D ``targets`` are not float32/float64, or either is a
+        masked array.
     ValueError
-        If shapes disagree, B = 0, or labels are out of range.
+        If shapes disagree, B = 0 or C = 0, ``logits`` holds NaN, labels are out of range,
+        or target rows hold NaN, ±inf, negative entries or no mass.
     """
+    # plain arrays: np.matrix would argmax to (B, 1) and compare (B, B) pairs; a mask would
+    # be ignored
     logits = check_float_array(logits, "logits", ndim=2)
     n_rows, n_classes = logits.shape
-    if n_rows == 0:
-        raise ValueError("logits must hold at least one row, got shape (0, C)")
+    if n_rows == 0 or n_classes == 0:
+        raise ValueError(
+            f"logits must hold at least one row and one class, got shape {logits.shape}"
+        )
+    nan_rows = np.isnan(logits).any(axis=1)
+    if nan_rows.any():
+        raise ValueError(
+            f"logits must not hold NaN (a NaN row has no argmax), got NaN in "
+            f"{int(nan_rows.sum())} row(s), the first at row {int(np.argmax(nan_rows))}"
+        )
     targets = as_array(targets, "targets")
-    if targets.ndim == 2:
-        check_shape(targets, "targets", (n_rows, n_classes))
-        labels = np.argmax(targets, axis=1)
-    else:
+    if targets.ndim == 1:
         labels = check_labels(targets, "targets", n_rows, n_classes)
+    elif targets.ndim == 2:
+        targets = check_float_array(targets, "targets")
+        check_shape(targets, "targets", (n_rows, n_classes))
+        labels = _target_classes(targets)
+    else:
+        raise ValueError(
+            "targets must be integer labels of shape (B,) or target rows of shape (B, C), "
+            f"got shape {targets.shape} ({targets.ndim}-D)"
+        )
     return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def _target_classes(targets: np.ndarray) -> np.ndarray:
+    """The class of each one-hot/soft target row (its argmax), after checking the rows."""
+    finite = np.isfinite(targets)
+    if not finite.all():
+        raise ValueError(
+            f"targets must be finite, got {int((~finite).sum())} NaN or infinite entries"
+        )
+    if (targets < 0).any():
+        raise ValueError("targets must be non-negative (target rows are probabilities)")
+    empty = ~targets.any(axis=1)
+    if empty.any():
+        raise ValueError(
+            f"targets rows must not be all zero (such a row names no class), got "
+            f"{int(empty.sum())} such row(s), the first at row {int(np.argmax(empty))}"
+        )
+    return np.argmax(targets, axis=1)

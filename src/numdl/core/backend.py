@@ -8,8 +8,9 @@ first selected, so ``import numdl`` never imports Numba.
 The active backend is, in order: the innermost :func:`use_backend` block of the current
 thread or task (scoped with :mod:`contextvars`, so threads and asyncio tasks do not leak
 into each other), else the process-wide default set by :func:`set_backend`, else the
-``NUMDL_BACKEND`` environment variable, else ``"numpy"``. There is no silent fallback: an
-unknown name is a ``ValueError``, a backend whose dependencies are missing an ``ImportError``.
+``NUMDL_BACKEND`` environment variable, else ``"numpy"``. There is no silent fallback: a name
+that is not a string is a ``TypeError``, an unknown name a ``ValueError``, a backend whose
+dependencies are missing an ``ImportError``.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ def register_backend(
     :mod:`numdl.core.hotpaths`; it is imported when the backend is first selected. Registering
     an existing name replaces it (and forgets its loaded module).
     """
-    if not isinstance(name, str) or not name.isidentifier():
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}")
+    if not isinstance(module, str):
+        raise TypeError(f"module must be a module name (str), got {type(module).__name__}")
+    if not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
     with _load_lock:
         _BACKENDS[name] = _Spec(module, array_module, install_hint or f"install {module}")
@@ -107,9 +112,9 @@ def register_backend(
 
 def unregister_backend(name: str) -> None:
     """Remove a backend added with :func:`register_backend` (built-ins cannot be removed)."""
+    _check_name(name)
     if name in _BUILTIN:
         raise ValueError(f"cannot unregister the built-in backend {name!r}")
-    _check_name(name)
     global _default
     with _load_lock:
         del _BACKENDS[name]
@@ -119,10 +124,16 @@ def unregister_backend(name: str) -> None:
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or name not in _BACKENDS:
-        valid = ", ".join(repr(n) for n in _BACKENDS)
-        raise ValueError(f"unknown backend {name!r}; valid backends are {valid}")
-    return name
+    """``name`` if it is a known backend: ``TypeError`` for a non-string, else ``ValueError``."""
+    if isinstance(name, str) and name in _BACKENDS:
+        return name  # the common case first: every op call passes here
+    valid = ", ".join(repr(n) for n in _BACKENDS)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"backend name must be a string, got {type(name).__name__} {name!r}; "
+            f"valid backends are {valid}"
+        )
+    raise ValueError(f"unknown backend {name!r}; valid backends are {valid}")
 
 
 def load(name: str) -> Backend:
@@ -130,6 +141,8 @@ def load(name: str) -> Backend:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string.
     ValueError
         If ``name`` is not a known backend.
     ImportError
@@ -183,6 +196,15 @@ def set_backend(name: str) -> None:
 
     The backend is loaded immediately, so a missing dependency fails here, not mid-training.
     Inside a :func:`use_backend` block the block's backend still wins until the block ends.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If ``name`` is not a known backend.
+    ImportError
+        If the backend cannot be loaded (see :func:`load`); the previous backend stays.
     """
     global _default
     load(name)
@@ -193,7 +215,9 @@ def set_backend(name: str) -> None:
 def use_backend(name: str) -> Iterator[Backend]:
     """Context manager: run the block on backend ``name``, restoring the previous one on exit.
 
-    Scoped to the current thread or asyncio task through :mod:`contextvars`.
+    Scoped to the current thread or asyncio task through :mod:`contextvars`. Raises like
+    :func:`set_backend` (``TypeError`` for a non-string ``name``, ``ValueError`` for an
+    unknown one, ``ImportError`` for one that cannot load), before the block runs.
 
     Examples
     --------

@@ -23,9 +23,22 @@ def _describe_dtypes(dtypes: Sequence[np.dtype]) -> str:
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as an ndarray (no copy for arrays); reject objects NumPy cannot convert."""
-    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
+    """Return ``x`` as a plain ndarray (no copy for arrays); reject what NumPy cannot convert.
+
+    ndarray subclasses (``np.matrix``, ``np.memmap``) become plain views of the same memory,
+    so in-place updates still reach the caller and every backend reads the same numbers
+    (a kernel or ``reshape`` would otherwise meet the subclass's semantics). Masked arrays
+    are a ``TypeError``: their mask would be silently ignored.
+    """
+    if type(x) is np.ndarray or hasattr(x, "__cuda_array_interface__"):
         return x  # NumPy arrays, and device arrays (CuPy) on the CUDA backend, pass as they are
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain array, got a masked array (the mask would be ignored); "
+            "fill the masked entries first (numpy.ma.filled)"
+        )
+    if isinstance(x, np.ndarray):
+        return x.view(np.ndarray)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -139,7 +152,10 @@ def check_real(value: Any, name: str) -> float:
     """Check a finite real scalar and return it as ``float``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must be finite, got {_short(value)}") from None
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
@@ -153,10 +169,18 @@ def check_int(
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {_short(value)}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{name} must be <= {maximum}, got {_short(value)}")
     return value
+
+
+def _short(value: Any) -> str:
+    """``value`` for a message: integers of more than 20 digits as ``~1e400``."""
+    if isinstance(value, (int, np.integer)) and abs(int(value)) >= 10**20:
+        digits = len(str(abs(int(value)))) - 1
+        return f"{'-' if value < 0 else ''}~1e{digits} (an integer of {digits + 1} digits)"
+    return str(value)
 
 
 def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:

@@ -32,11 +32,15 @@ def gumbel_max_sample(
     normalising. T → 0 approaches the argmax, T → ∞ the uniform distribution. Classes with
     logit −inf are never drawn.
 
+    Computed stably as argmaxⱼ ((ℓⱼ − max ℓ)/T + gⱼ) in float64: the shift changes no
+    argmax, and keeps ℓ/T from overflowing to a tie at +inf (ℓ = [2e36, 3e36] at T = 1e-3
+    would otherwise always draw class 0), and T from rounding to 0 in float32.
+
     Parameters
     ----------
     logits : array-like (..., K), float32 or float64
         Unnormalised log-probabilities along the last axis; leading axes are independent
-        distributions.
+        distributions. Finite or −inf, with at least one finite logit per distribution.
     temperature : float, default 1.0
         T > 0.
     rng : numpy.random.Generator or int
@@ -52,17 +56,33 @@ def gumbel_max_sample(
     Raises
     ------
     TypeError
-        If ``logits`` is not float32/float64, ``size`` not integers or ``rng`` not a
-        Generator or int.
+        If ``logits`` is not float32/float64 (or is a masked array), ``size`` not integers or
+        ``rng`` not a Generator or int.
     ValueError
-        If ``logits`` is 0-D or has no classes, ``temperature`` ≤ 0 or a size is negative.
+        If ``logits`` is 0-D, has no classes, holds NaN or +inf (no distribution), or has a
+        distribution whose logits are all −inf (nothing to draw); if ``temperature`` ≤ 0 or
+        not finite, or a size is negative.
     """
-    logits = check_float_array(logits, "logits")
+    logits = check_float_array(logits, "logits")  # np.matrix: plain view
     if logits.ndim == 0 or logits.shape[-1] == 0:
         raise ValueError(
             f"logits must have at least one class on the last axis, got shape {logits.shape}"
         )
-    temperature = check_positive(temperature, "temperature")
+    if np.isnan(logits).any() or np.isposinf(logits).any():
+        raise ValueError(
+            "logits must be finite or -inf (a -inf class is never drawn), got NaN or +inf"
+        )
+    top = np.max(logits, axis=-1, keepdims=True)
+    if np.isneginf(top).any():
+        raise ValueError(
+            "logits must hold a finite value in every distribution (last axis), got "
+            f"{int(np.isneginf(top).sum())} of {top.size} all -inf: nothing to draw there"
+        )
+    try:
+        temperature = check_positive(temperature, "temperature")
+    except OverflowError:  # float(10**400) inside the check
+        msg = "temperature must be finite, got an integer too large for a float"
+        raise ValueError(msg) from None
     generator = as_generator(rng)
     if size is None:
         draws: tuple[int, ...] = ()
@@ -70,5 +90,9 @@ def gumbel_max_sample(
         draws = tuple(check_int(s, "size", minimum=0) for s in size)
     else:
         draws = (check_int(size, "size", minimum=0),)
+    # ℓ − max ℓ ≤ 0 is exact in float64 (or −inf: probability 0 either way, so overflow in the
+    # subtraction or division is the right answer and its warning is silenced)
+    with np.errstate(over="ignore"):
+        scaled = (logits.astype(np.float64) - top) / temperature
     noise = generator.gumbel(size=(*draws, *logits.shape))
-    return np.argmax(logits / temperature + noise, axis=-1)
+    return np.argmax(scaled + noise, axis=-1)

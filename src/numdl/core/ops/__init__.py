@@ -3,6 +3,21 @@
 Every function here checks its arguments once (the same errors whatever the backend),
 allocates the outputs the caller did not provide, and calls the function of the same name
 on :func:`numdl.core.backend.current`. The mathematics lives in :mod:`numdl.core.hotpaths`.
+
+What every op guarantees, by shared mechanisms rather than per-op code:
+
+* all checks run before anything is written, so a rejected call leaves every array as it
+  was, and the error (type and message) is the same on every backend;
+* no array the call writes (an output buffer, optimiser state, ``grad_out`` with
+  ``overwrite_grad``) shares memory with another argument (``_buffers.check_disjoint``);
+  non-overlapping views of one buffer, like a model's W and b, are fine;
+* flags are real booleans (``check_bool``: ``relu="False"`` is an error, not True);
+* scalar hyperparameters survive the cast to the arrays' dtype, in which the kernels compute
+  (``optim._scalar``: ``eps=1e-50`` in float32 is an error, not 0);
+* values that would make the answer meaningless are rejected (soft targets holding NaN or
+  inf); NaN and inf in logits and activations propagate as IEEE arithmetic says;
+* ndarray subclasses are read as plain arrays and masked arrays are rejected
+  (``validation.as_array``), so every backend reads the same numbers.
 """
 
 from numdl.core.ops.linear import linear_backward, linear_forward

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from numdl.core import backend as _backend
+from numdl.core.ops._buffers import check_disjoint as _check_disjoint
 from numdl.core.ops._buffers import contiguous as _contiguous
 from numdl.core.ops._buffers import out_buffer as _out_buffer
 from numdl.core.validation import (
+    check_bool,
     check_float_array,
     check_same_dtype,
     check_shape,
@@ -28,13 +30,23 @@ def linear_forward(x: Any, w: Any, b: Any, *, relu: bool = True, out: Any = None
     relu : bool, default True
         Apply max(0, ·) to the affine map.
     out : array of shape (B, D_out), optional
-        Preallocated output buffer.
+        Preallocated output buffer: C-contiguous, writeable, sharing no memory with ``x``,
+        ``w`` or ``b``.
 
     Returns
     -------
     out : array of shape (B, D_out)
         H = ReLU(XW + b), or Z = XW + b. Keep it for :func:`linear_backward`.
+
+    Raises
+    ------
+    TypeError
+        If an array is not float32/float64, the dtypes differ, or ``relu`` is not a bool.
+    ValueError
+        If a shape disagrees, ``out`` is not writeable and C-contiguous, or ``out`` overlaps
+        an input. Nothing is written then.
     """
+    relu = check_bool(relu, "relu")
     x = check_float_array(x, "x", ndim=2)
     w = check_float_array(w, "w", ndim=2)
     b = check_float_array(b, "b", ndim=1)
@@ -44,8 +56,13 @@ def linear_forward(x: Any, w: Any, b: Any, *, relu: bool = True, out: Any = None
     check_shape(w, "w", (d_in, None))
     d_out = w.shape[1]
     check_shape(b, "b", (d_out,))
-    out = _out_buffer(out, "out", (n, d_out), x)
-    return _backend.current().linear_forward(x, w, _contiguous(b), bool(relu), out)
+    be = _backend.current()
+    if out is not None:  # a new buffer shares memory with nothing
+        out = _out_buffer(out, "out", (n, d_out), x)
+        _check_disjoint({"out": out}, {"x": x, "w": w, "b": b})
+    else:
+        out = be.xp.empty((n, d_out), dtype=x.dtype)
+    return be.linear_forward(x, w, _contiguous(b), relu, out)
 
 
 def linear_backward(
@@ -78,15 +95,31 @@ def linear_backward(
     compute_dx : bool, default True
         Compute dX; the first layer of a network does not need it.
     dx, dw, db : arrays, optional
-        Preallocated outputs (e.g. views into a flat gradient buffer).
+        Preallocated outputs (e.g. views into a flat gradient buffer): C-contiguous,
+        writeable, sharing no memory with each other or with the inputs. ``dx`` must be
+        None when ``compute_dx`` is False (it would not be written).
     overwrite_grad : bool, default False
-        Allow ``grad_out`` to be overwritten with dZ (saves a buffer in training loops).
+        Allow ``grad_out`` to be overwritten with dZ (saves a buffer in training loops); it
+        is then written too, so it must not share memory with ``x``, ``w``, ``out`` or an
+        output.
 
     Returns
     -------
     dx, dw, db : arrays
         ``dx`` is ``None`` when ``compute_dx`` is False.
+
+    Raises
+    ------
+    TypeError
+        If an array is not float32/float64, the dtypes differ, or a flag is not a bool.
+    ValueError
+        If a shape disagrees, an output is not writeable and C-contiguous, ``dx`` is given
+        with ``compute_dx=False``, or an array written overlaps another argument. Nothing is
+        written then.
     """
+    relu = check_bool(relu, "relu")
+    compute_dx = check_bool(compute_dx, "compute_dx")
+    overwrite_grad = check_bool(overwrite_grad, "overwrite_grad")
     x = check_float_array(x, "x", ndim=2)
     w = check_float_array(w, "w", ndim=2)
     grad_out = check_float_array(grad_out, "grad_out", ndim=2)
@@ -100,18 +133,30 @@ def linear_backward(
     check_shape(out, "out", (n, d_out))
     if overwrite_grad:
         check_writeable_contiguous(grad_out, "grad_out")
-        dz = grad_out
-    else:
-        dz = _backend.current().xp.empty_like(grad_out)
-    dx = _out_buffer(dx, "dx", (n, d_in), x) if compute_dx else None
-    dw = _out_buffer(dw, "dw", (d_in, d_out), x)
-    db = _out_buffer(db, "db", (d_out,), x)
-    _backend.current().linear_backward(
+    if not compute_dx and dx is not None:
+        raise ValueError("dx must be None when compute_dx is False (it would not be written)")
+    dx = _out_buffer(dx, "dx", (n, d_in), x) if dx is not None else None
+    dw = _out_buffer(dw, "dw", (d_in, d_out), x) if dw is not None else None
+    db = _out_buffer(db, "db", (d_out,), x) if db is not None else None
+    # dZ is written into grad_out with overwrite_grad (the documented aliasing): grad_out is
+    # then an output itself, so it is checked against every other argument.
+    written = {"grad_out": grad_out} if overwrite_grad else {}
+    _check_disjoint(
+        {**written, "dx": dx, "dw": dw, "db": db},
+        {"x": x, "w": w, "out": out, **({} if overwrite_grad else {"grad_out": grad_out})},
+    )
+    be = _backend.current()
+    dz = grad_out if overwrite_grad else be.xp.empty((n, d_out), dtype=x.dtype)
+    if compute_dx and dx is None:
+        dx = be.xp.empty((n, d_in), dtype=x.dtype)
+    dw = be.xp.empty((d_in, d_out), dtype=x.dtype) if dw is None else dw
+    db = be.xp.empty((d_out,), dtype=x.dtype) if db is None else db
+    be.linear_backward(
         _contiguous(grad_out),
         _contiguous(x),
         _contiguous(w),
         _contiguous(out),
-        bool(relu),
+        relu,
         dz,
         dx,
         dw,

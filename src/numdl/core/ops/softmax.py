@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from numdl.core import backend as _backend
+from numdl.core.ops._buffers import check_disjoint as _check_disjoint
 from numdl.core.ops._buffers import contiguous as _contiguous
 from numdl.core.ops._buffers import out_buffer as _out_buffer
 from numdl.core.validation import (
     as_array,
+    check_bool,
     check_float_array,
     check_labels,
     check_same_dtype,
@@ -55,7 +57,15 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     array
         An all −inf slice gives −inf (not NaN); a slice holding +inf gives +inf; NaN
         propagates.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not float32/float64, ``axis`` not an integer or ``keepdims`` not a bool.
+    ValueError
+        If ``x`` is 0-D, ``axis`` out of range or ``x`` empty along it.
     """
+    keepdims = check_bool(keepdims, "keepdims")
     x, axis = _check_reducible(x, axis)
     rows, row_shape = _as_rows(x, axis)
     be = _backend.current()
@@ -87,19 +97,33 @@ def cross_entropy(
     Parameters
     ----------
     logits : array (B, C), float32 or float64
+        NaN and ±inf are accepted and propagate (a NaN logit gives a NaN loss).
     target : array (B,) of integer labels in [0, C), or (B, C) soft/one-hot targets
-        Soft targets have the logits' dtype and are non-negative.
+        Soft targets have the logits' dtype and are finite and non-negative (rows need not
+        be normalised).
     return_grad : bool, default False
         Also return dL/dlogits = (softmax(logits) − onehot)/B, computed in the same pass.
     dlogits : array (B, C), optional
-        Preallocated gradient buffer (implies ``return_grad``).
+        Preallocated gradient buffer (implies ``return_grad``): C-contiguous, writeable and
+        sharing no memory with ``logits`` or ``target``.
 
     Returns
     -------
     loss : scalar of the logits' dtype
     dlogits : array (B, C)
         Only when ``return_grad`` or ``dlogits`` is given.
+
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not float32/float64, labels are not integers, soft targets or
+        ``dlogits`` not of the logits' dtype, or ``return_grad`` not a bool.
+    ValueError
+        If a shape disagrees, a label is out of range, a soft target is negative, NaN or
+        infinite, or ``dlogits`` is not writeable and C-contiguous or overlaps an input.
+        Nothing is written then.
     """
+    return_grad = check_bool(return_grad, "return_grad")
     logits = check_float_array(logits, "logits", ndim=2)
     n, c = logits.shape
     if n == 0 or c == 0:
@@ -107,13 +131,36 @@ def cross_entropy(
     target = as_array(target, "target")
     if target.ndim == 1:
         target = check_labels(target, "target", n, c)
-    else:
-        target = check_float_array(target, "target", ndim=2)
+    elif target.ndim == 2:
+        target = check_float_array(target, "target")
         check_same_dtype(target, "target", logits, "logits")
         check_shape(target, "target", (n, c))
-        if bool((target < 0).any()):
-            raise ValueError("target must be non-negative (soft targets are probabilities)")
+        _check_soft_target(target)
+    else:
+        raise ValueError(
+            "target must be 1-D integer labels (B,) or 2-D soft targets (B, C), "
+            f"got shape {target.shape} ({target.ndim}-D)"
+        )
     want_grad = return_grad or dlogits is not None
-    grad = _out_buffer(dlogits, "dlogits", (n, c), logits) if want_grad else None
+    grad = None
+    if dlogits is not None:  # a new buffer (below) shares memory with nothing
+        grad = _out_buffer(dlogits, "dlogits", (n, c), logits)
+        _check_disjoint({"dlogits": grad}, {"logits": logits, "target": target})
+    elif want_grad:
+        grad = _out_buffer(None, "dlogits", (n, c), logits)
     loss = _backend.current().cross_entropy(_contiguous(logits), _contiguous(target), grad)
     return (loss, grad) if want_grad else loss
+
+
+def _check_soft_target(target: Any) -> None:
+    """Soft targets are probabilities (up to a row scale): finite and non-negative."""
+    xp = _backend.array_module(target)
+    finite = xp.isfinite(target)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(
+            f"target must be finite (soft targets are probabilities), got {bad} NaN or "
+            "infinite entries"
+        )
+    if bool((target < 0).any()):
+        raise ValueError("target must be non-negative (soft targets are probabilities)")
