@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from numdl.bench.breakdown import bench_breakdown
 from numdl.bench.epoch import bench_epoch
 from numdl.bench.machine import (
     BandwidthProbe,
@@ -61,7 +62,7 @@ def run(
     epoch_repeats: int | None = None,
     dtype: str = "float32",
     use_torch: bool = True,
-    parts: Sequence[str] = ("limits", "ops", "epoch"),
+    parts: Sequence[str] = ("limits", "ops", "epoch", "breakdown"),
     cases: Sequence[str] | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -110,6 +111,11 @@ def run(
             report["epoch"] = bench_epoch(
                 torch, modules, data_dir, epoch_repeats, 40 if quick else None
             )
+        if "breakdown" in parts:
+            log("training-step breakdown")
+            report["breakdown"] = bench_breakdown(
+                modules, data_dir, epoch_repeats, 40 if quick else None
+            )
     report["machine"]["other_load"] = other_load(
         load_start, cpu_seconds(), time.perf_counter() - t_start
     )
@@ -145,9 +151,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["limits", "ops", "epoch"],
-        default=["limits", "ops", "epoch"],
-        help="run only these parts (ops need the limits for the roofline; they run anyway)",
+        choices=["limits", "ops", "epoch", "breakdown"],
+        default=["limits", "ops", "epoch", "breakdown"],
+        help="run only these parts (ops need the limits for the roofline; they run anyway); "
+        "breakdown: where a training step's time goes",
     )
     parser.add_argument(
         "--cases", nargs="+", default=None, metavar="CASE", help="only these registry cases"
@@ -200,7 +207,9 @@ registry (at its "mnist" and "large" shapes) on numdl's NumPy reference, its Num
 and PyTorch CPU (when installed); the machine's memory bandwidth and GEMM rate measured in
 the same run (each op reported as a fraction of its roofline); and one MNIST training
 epoch (784-512-10, batch 256, momentum SGD) on each, against the bare GEMMs of the same
-steps. Interleaved rounds, median [min-max]. Prints Markdown; --json writes everything.
+steps; and the breakdown of that training step (numba and numpy backends): each GEMM, fused
+pass, the loss, the update, gathering, Python and dispatch, and the time between BLAS
+calls. Interleaved rounds, median [min-max]. Prints Markdown; --json writes everything.
 A full run takes about 3 minutes on a quiet 2-core machine (much longer on a busy one);
 --quick about a third of that."""
 

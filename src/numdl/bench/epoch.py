@@ -28,7 +28,7 @@ def load_epoch_data(data_dir: str | None) -> Any:
         return load_synthetic_digits(n_train=55_000, n_val=5_000, n_test=10_000, seed=0)
 
 
-class _Batches:
+class Batches:
     """The batches of one epoch: a seeded permutation, gathered into a reused buffer."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch: int, steps: int) -> None:
@@ -40,22 +40,26 @@ class _Batches:
     def shuffle(self, seed: int) -> None:
         self.order = np.random.default_rng([0, seed]).permutation(self.x.shape[0])
 
+    def gather(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Gather the batch of ``step`` into the reused buffers; returns views of them."""
+        idx = self.order[step * self.batch : (step + 1) * self.batch]
+        xb, yb = self.x_buf[: idx.shape[0]], self.y_buf[: idx.shape[0]]
+        np.take(self.x, idx, axis=0, out=xb)
+        np.take(self.y, idx, axis=0, out=yb)
+        return xb, yb
+
     def range(self, first: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Gather and yield the batches of steps ``first`` to ``stop − 1``."""
         for step in range(first, stop):
-            idx = self.order[step * self.batch : (step + 1) * self.batch]
-            xb, yb = self.x_buf[: idx.shape[0]], self.y_buf[: idx.shape[0]]
-            np.take(self.x, idx, axis=0, out=xb)
-            np.take(self.y, idx, axis=0, out=yb)
-            yield xb, yb
+            yield self.gather(step)
 
 
 #: A runner trains on steps [first, stop) of the current epoch's batches and returns
 #: (seconds it counts, sum of the batch losses × batch sizes).
-Runner = Callable[[_Batches, int, int], tuple[float, float]]
+Runner = Callable[[Batches, int, int], tuple[float, float]]
 
 
-def _numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
+def numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
     from numdl.app.config import TrainConfig
     from numdl.app.training import build
 
@@ -68,10 +72,10 @@ def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
     import numdl
     from numdl.nn.losses import SoftmaxCrossEntropy
 
-    model, optimizer = _numdl_model(n_features, n_classes, 1)
+    model, optimizer = numdl_model(n_features, n_classes, 1)
     loss_fn = SoftmaxCrossEntropy()
 
-    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+    def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         total = 0.0
         t0 = time.perf_counter()
         with numdl.use_backend(backend_name):
@@ -88,7 +92,7 @@ def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
 def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
     """The same model, initial weights, optimiser and batches in PyTorch."""
     nn = torch.nn
-    reference, _ = _numdl_model(n_features, n_classes, 1)
+    reference, _ = numdl_model(n_features, n_classes, 1)
     linears = [layer for layer in reference.layers if hasattr(layer, "W")]
     model = nn.Sequential(
         nn.Linear(linears[0].W.shape[0], linears[0].W.shape[1]),
@@ -111,7 +115,7 @@ def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
     )
     criterion = nn.CrossEntropyLoss()
 
-    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+    def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         x_all, y_all = torch.from_numpy(batches.x_buf), torch.from_numpy(batches.y_buf)
         total = 0.0
         t0 = time.perf_counter()
@@ -127,7 +131,7 @@ def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
     return run
 
 
-def _gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) -> Runner:
+def gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) -> Runner:
     """The step's five GEMMs alone on each batch; only the GEMMs are counted."""
     rng = np.random.default_rng(1)
     d_hidden = 512
@@ -139,7 +143,7 @@ def _gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) 
     dz2 = rng.standard_normal((batch, n_classes)).astype(dtype)
     dw1, dw2, dh = np.empty_like(w1), np.empty_like(w2), np.empty((batch, d_hidden), dtype)
 
-    def run(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+    def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         spent = 0.0
         for xb, _ in batches.range(first, stop):
             k = xb.shape[0]
@@ -155,7 +159,7 @@ def _gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) 
     return run
 
 
-def _gather_runner(batches: _Batches, first: int, stop: int) -> tuple[float, float]:
+def _gather_runner(batches: Batches, first: int, stop: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     for _ in batches.range(first, stop):
         pass
@@ -185,7 +189,7 @@ def bench_epoch(
     if max_steps is not None:
         steps = min(steps, max_steps)
     samples = min(x.shape[0], steps * batch)
-    batches = _Batches(x, y, batch, steps)
+    batches = Batches(x, y, batch, steps)
 
     def runners() -> dict[str, Runner]:
         out: dict[str, Runner] = {}
@@ -194,11 +198,11 @@ def bench_epoch(
         out["numdl-numpy"] = _numdl_runner("numpy", n_features, n_classes)
         if torch is not None:
             out["torch"] = _torch_runner(torch, n_features, n_classes)
-        out["GEMM floor"] = _gemm_floor_runner(batch, n_features, n_classes, x.dtype)
+        out["GEMM floor"] = gemm_floor_runner(batch, n_features, n_classes, x.dtype)
         out["batch gathering"] = _gather_runner
         return out
 
-    warm = _Batches(x, y, batch, 3)  # warm-up on throwaway models: compilation, allocator
+    warm = Batches(x, y, batch, 3)  # warm-up on throwaway models: compilation, allocator
     warm.shuffle(10_000)
     for run_warm in runners().values():
         run_warm(warm, 0, 3)

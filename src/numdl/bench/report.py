@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from numdl.bench.breakdown import PARTS
 from numdl.bench.machine import STREAM_TEXT
 
 #: The implementations of the ops table, in its column order.
@@ -226,6 +227,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                 + " |"
             )
         lines.append("")
+    lines += breakdown_markdown(report.get("breakdown"))
     tg = report.get("targets")
     if tg:
         lines += [
@@ -244,3 +246,49 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {row['target']} | {value} | {best} | {row['goal']} | {met} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def breakdown_markdown(breakdown: dict[str, Any] | None) -> list[str]:
+    """The training-step breakdown as a Markdown table: µs per step, per backend."""
+    if not breakdown:
+        return []
+    backends = breakdown["backends"]
+    summary = breakdown["summary"]
+    data = " (SYNTHETIC data)" if breakdown["synthetic"] else ""
+    lines = [
+        f"## Where a training step's time goes{data}",
+        "",
+        f"Per step, median over rounds of {breakdown['steps']} steps (µs); each part timed "
+        "on its own in the step's order, on the same batches as the epoch "
+        "(`numdl bench --only breakdown`; how: `numdl.bench.breakdown`).",
+        "",
+        "| part | " + " | ".join(backends) + " |",
+        "| --- | " + " | ".join("---" for _ in backends) + " |",
+    ]
+
+    def row(label: str, values: list[float]) -> None:
+        lines.append(f"| {label} | " + " | ".join(f"{v:,.1f}" for v in values) + " |")
+
+    for part in PARTS:
+        row(part, [summary[b]["parts_us"][part] for b in backends])
+    row("Python and dispatch (null backend)", [summary[b]["dispatch_us"] for b in backends])
+    row(
+        "unaccounted (library − parts − dispatch)", [summary[b]["unaccounted_us"] for b in backends]
+    )
+    row(
+        "**step as the library runs it, with gathering**",
+        [summary[b]["epoch_step_us"] for b in backends],
+    )
+    row("GEMMs in the step", [summary[b]["gemms_in_context_us"] for b in backends])
+    row("GEMM floor (the five GEMMs back to back)", [summary[b]["gemm_floor_us"] for b in backends])
+    row(
+        "between BLAS calls (in-step GEMMs − floor)",
+        [summary[b]["between_blas_us"] for b in backends],
+    )
+    lines.append(
+        "| **÷ GEMM floor** | "
+        + " | ".join(f"**{summary[b]['ratio_to_floor']:.2f}×**" for b in backends)
+        + " |"
+    )
+    lines.append("")
+    return lines

@@ -1,0 +1,58 @@
+"""A backend whose hot paths do nothing: what is left of a training step is pure Python.
+
+:mod:`numdl.bench.breakdown` registers it as ``"bench_null"`` and runs the library's real
+training step on it (layers, losses, optimiser, validated ops, dispatch), so the time it
+takes is the step's Python and dispatch cost, measured rather than inferred. Outputs are
+left as they are (never read for anything but their shape); the loss is a zero of the
+logits' dtype. Not for anything but this measurement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "adamw_update",
+    "cross_entropy",
+    "linear_backward",
+    "linear_forward",
+    "log_softmax_rows",
+    "logsumexp_rows",
+    "momentum_update",
+]
+
+
+def linear_forward(x: Any, w: Any, b: Any, relu: bool, out: Any) -> Any:
+    """No work: returns ``out`` unwritten."""
+    return out
+
+
+def linear_backward(
+    grad_out: Any, x: Any, w: Any, out: Any, relu: bool, dz: Any, dx: Any, dw: Any, db: Any
+) -> None:
+    """No work."""
+
+
+def logsumexp_rows(x: Any, out: Any) -> Any:
+    """No work: returns ``out`` unwritten."""
+    return out
+
+
+def log_softmax_rows(x: Any, out: Any) -> Any:
+    """No work: returns ``out`` unwritten."""
+    return out
+
+
+def cross_entropy(logits: Any, target: Any, dlogits: Any) -> Any:
+    """No work: a zero loss of the logits' dtype; ``dlogits`` unwritten."""
+    return np.zeros((), dtype=logits.dtype)[()]
+
+
+def momentum_update(*args: Any) -> None:
+    """No work."""
+
+
+def adamw_update(*args: Any) -> None:
+    """No work."""
