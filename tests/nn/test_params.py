@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numdl.nn.models import MLP
 from numdl.nn.params import Parameters, ParamSpec
@@ -128,3 +130,49 @@ def test_load_state_dict_rejects_and_writes_nothing(
     with pytest.raises(exc, match=pattern):
         model.params.load_state_dict(state)
     np.testing.assert_array_equal(model.params.data, before)
+
+
+BAD_ENTRIES = {
+    "nan": (lambda shape: np.full(shape, np.nan), ValueError, "finite"),
+    "inf": (lambda shape: np.full(shape, -np.inf), ValueError, "finite"),
+    "overflow": (lambda shape: np.full(shape, 1e300), ValueError, "overflow"),
+    "int": (lambda shape: np.zeros(shape, np.int64), TypeError, "float array"),
+    "string": (lambda shape: np.full(shape, "a"), TypeError, "float array"),
+    "shape": (lambda shape: np.zeros((*shape, 1)), ValueError, "must have shape"),
+    "object": (lambda shape: np.full(shape, None, dtype=object), TypeError, "numeric array"),
+}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    bad=st.sampled_from(sorted(BAD_ENTRIES)),
+    position=st.integers(0, 100),
+)
+def test_load_state_dict_rejects_a_bad_entry_anywhere(sizes, dtype, bad, position) -> None:
+    """One bad entry, at any position of the state: the message names it and no parameter
+    changes (60 draws of model, dtype, kind of bad value and position)."""
+    model = MLP(sizes, dtype=dtype, seed=1)
+    before = model.params.data.copy()
+    names = list(model.params)
+    name = names[position % len(names)]
+    make, exc, pattern = BAD_ENTRIES[bad]
+    if bad == "overflow" and dtype == np.float64:
+        make, exc, pattern = BAD_ENTRIES["inf"]  # 1e300 fits float64: use inf there
+    state = {n: np.full(model.params[n].shape, 0.5) for n in names}
+    state[name] = make(model.params[name].shape)
+    with pytest.raises(exc, match=rf"^state\[{name!r}\].*{pattern}"):
+        model.params.load_state_dict(state)
+    np.testing.assert_array_equal(model.params.data, before)
+
+
+def test_load_state_dict_rejects_a_non_mapping_and_copies() -> None:
+    model = MLP((3, 2), dtype=np.float64, seed=1)
+    with pytest.raises(TypeError, match=r"^state must be a dict"):
+        model.params.load_state_dict([np.zeros((3, 2)), np.zeros(2)])
+    # loading arrays that alias the parameters themselves (swapped) gives the right values
+    p = Parameters([ParamSpec("a", (2,), False), ParamSpec("b", (2,), False)], dtype=np.float64)
+    p.data[:] = [1.0, 2.0, 3.0, 4.0]
+    p.load_state_dict({"a": p["b"], "b": p["a"]})
+    np.testing.assert_array_equal(p.data, [3.0, 4.0, 1.0, 2.0])

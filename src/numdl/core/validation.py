@@ -10,6 +10,7 @@ Errors follow Python conventions: ``TypeError`` for a wrong kind of object or dt
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -156,7 +157,7 @@ def check_real(value: Any, name: str) -> float:
         value = float(value)
     except OverflowError:  # an int beyond float range, e.g. 10**400
         raise ValueError(f"{name} must be finite, got {_short(value)}") from None
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
 

@@ -9,6 +9,8 @@ modules hold one topic each:
 - :mod:`~numdl.nn.activations`: the activation functions and their derivatives;
 - :mod:`~numdl.nn.init`: Glorot and He initialisers;
 - :mod:`~numdl.nn.params`: the flat parameter buffer every model owns;
+- :mod:`~numdl.nn.buffers`: write generations of reused buffers, so that no backward pass
+  computes from an array overwritten after its forward;
 - :mod:`~numdl.nn.regularization`: the L2 penalty (eq. 20), weights versus biases.
 """
 

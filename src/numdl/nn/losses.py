@@ -13,6 +13,7 @@ import numpy as np
 from numdl.core.ops import cross_entropy
 from numdl.core.validation import check_float_array, check_same_dtype, check_shape
 from numdl.math.numerics import sigmoid, softplus
+from numdl.nn.buffers import mark_written, track
 
 __all__ = ["SoftmaxCrossEntropy", "binary_cross_entropy", "cross_entropy"]
 
@@ -63,9 +64,14 @@ class SoftmaxCrossEntropy:
     def __call__(self, logits: Any, target: Any) -> tuple[Any, Any]:
         if (
             self._grad is None
-            or self._grad.shape != logits.shape
-            or (self._grad.dtype != logits.dtype)
+            or self._grad.shape != getattr(logits, "shape", None)
+            or (self._grad.dtype != getattr(logits, "dtype", None))
         ):
             self._grad = None
-        loss, self._grad = cross_entropy(logits, target, return_grad=True, dlogits=self._grad)
-        return loss, self._grad
+        else:  # about to be overwritten: a layer that saved it would see it in backward
+            mark_written(self._grad, "a later call", self)
+        loss, grad = cross_entropy(logits, target, return_grad=True, dlogits=self._grad)
+        if grad is not self._grad:
+            track(grad, self, "reusable gradient buffer")
+            self._grad = grad
+        return loss, grad

@@ -5,6 +5,7 @@ textbook report's multilayer perceptron :class:`MLP` (eqs. 26–27) for any dept
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,16 @@ import numpy as np
 
 from numdl.core import backend as _backend
 from numdl.core.ops import softmax
-from numdl.core.validation import as_array, check_int, check_ndim
+from numdl.core.validation import (
+    FLOAT_DTYPES,
+    as_array,
+    as_generator,
+    check_bool,
+    check_int,
+    check_ndim,
+    is_sequence,
+)
+from numdl.nn.buffers import lookup, mark_written, root_of
 from numdl.nn.layers.activation import LeakyReLU, Sigmoid, Tanh
 from numdl.nn.layers.base import Layer
 from numdl.nn.layers.linear import Linear
@@ -27,8 +37,10 @@ class Sequential(Layer):
     Parameters
     ----------
     layers : sequence of Layer
+        Distinct layer objects not used by another model; consecutive widths must chain
+        (``Linear(4, 3)`` then ``Linear(3, 2)``).
     dtype : float32 or float64, default float32
-    seed : int or numpy Generator, default 0
+    seed : int >= 0 or numpy Generator, default 0
         Seeds the parameter initialisation.
 
     Attributes
@@ -36,37 +48,163 @@ class Sequential(Layer):
     params : Parameters
         Every parameter, named ``"layer{i}.W"`` / ``"layer{i}.b"``, with its gradient
         (``params.grad``, written by :meth:`backward`).
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a sequence of :class:`Layer`, ``dtype`` not float32/float64 or
+        ``seed`` not an integer or Generator.
+    ValueError
+        If ``layers`` is empty, holds one layer twice or one of another model, or widths
+        do not chain.
     """
 
     def __init__(self, layers: Sequence[Layer], *, dtype: Any = np.float32, seed: Any = 0) -> None:
-        self.layers = list(layers)
-        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
-            raise TypeError("layers must be a non-empty sequence of Layer objects")
-        prefixes = [f"layer{i}." for i in range(len(self.layers))]
-        specs = [
-            s for layer, p in zip(self.layers, prefixes, strict=True) for s in layer.param_specs(p)
-        ]
+        if not is_sequence(layers):
+            raise TypeError(
+                f"layers must be a sequence of Layer objects, got {type(layers).__name__}"
+            )
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers must not be empty: give at least one Layer")
+        first_index: dict[int, int] = {}
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
+            j = first_index.setdefault(id(layer), i)
+            if j != i:
+                raise ValueError(
+                    f"layers[{i}] is the same object as layers[{j}] ({layer!r}): a layer keeps "
+                    "one forward's cache and one set of parameters, so each position needs "
+                    "its own layer"
+                )
+            owner = layer.__dict__.get("_model")
+            if owner is not None and owner() is not None:
+                raise ValueError(
+                    f"layers[{i}] ({layer!r}) already belongs to another model, whose "
+                    "parameters it uses; give this model a new layer"
+                )
+        self._in_width, self._in_layer, self._out_width = _chain_widths(layers)
+        rng = as_generator(seed, "seed")
+        prefixes = [f"layer{i}." for i in range(len(layers))]
+        specs = [s for layer, p in zip(layers, prefixes, strict=True) for s in layer.param_specs(p)]
         self.params = Parameters(specs, dtype=dtype)
-        for layer, prefix in zip(self.layers, prefixes, strict=True):
+        self.layers = layers
+        params_record = lookup(self.params.data)
+        for layer, prefix in zip(layers, prefixes, strict=True):
             layer.bind(self.params, prefix)
-        self.reset_parameters(
-            seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        )
+            layer.__dict__["_name"] = prefix[:-1]
+            layer.__dict__["_model"] = weakref.ref(self)
+            if layer.param_specs(prefix):  # its forward depends on the parameters
+                layer.__dict__["_params_record"] = params_record
+        self.reset_parameters(rng)
 
     @property
     def dtype(self) -> np.dtype:
         return self.params.dtype
 
+    @property
+    def in_width(self) -> int | None:
+        return self._in_width
+
+    def out_width(self, in_width: int | None) -> int | None:
+        return self._out_width
+
+    def __repr__(self) -> str:
+        return f"Sequential([{', '.join(repr(layer) for layer in self.layers)}])"
+
+    def owns(self, rec: Any) -> bool:
+        return any(layer.owns(rec) for layer in self.layers)
+
+    def saves(self, root: Any) -> bool:
+        return any(layer.saves(root) for layer in self.layers)
+
+    def check_saved(self, root: Any = None) -> bool:
+        found = super().check_saved(root)
+        for layer in self.layers:
+            found = layer.check_saved(root) or found
+        return found
+
     def reset_parameters(self, rng: np.random.Generator) -> None:
+        mark_written(self.params.data, "reset_parameters", self)
         for layer in self.layers:
             layer.reset_parameters(rng)
 
-    def forward(self, x: Any, *, train: bool = True) -> Any:
-        """Logits (or outputs) for the batch ``x`` of shape (B, D_in)."""
+    def _check_input(self, x: Any) -> Any:
+        """``x`` as an array, checked against this model before any layer runs."""
         x = as_array(x, "x")
         check_ndim(x, "x", 2)
-        for layer in self.layers:
-            x = layer.forward(x, train=train)
+        if self.params.size:
+            if x.dtype != self.dtype:
+                raise TypeError(
+                    f"x must have dtype {self.dtype} (the model's dtype), got {x.dtype}"
+                )
+        elif x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"x must have dtype float32 or float64, got {x.dtype}")
+        if self._in_width is not None and x.shape[1] != self._in_width:
+            i = self._in_layer
+            which = "first layer" if i == 0 else f"layers[{i}], {self.layers[i]!r},"
+            raise ValueError(
+                f"x must have shape (B, {self._in_width}) for this model (its {which} takes "
+                f"{self._in_width} features), got {x.shape}"
+            )
+        return x
+
+    def _check_grad(self, grad: Any, out: Any) -> Any:
+        """``grad`` as an array like the last output ``out``, or the error naming it."""
+        grad = as_array(grad, "grad")
+        if grad.dtype != out.dtype:
+            raise TypeError(
+                f"grad must have dtype {out.dtype} (the dtype of the model's output), "
+                f"got {grad.dtype}"
+            )
+        if grad.shape != out.shape:
+            raise ValueError(
+                f"grad must have shape {out.shape} (the shape of the model's last "
+                f"training-mode output), got {grad.shape}"
+            )
+        return grad
+
+    def forward(self, x: Any, *, train: bool = True) -> Any:
+        """Logits (or outputs) for the batch ``x`` of shape (B, D_in).
+
+        ``x`` is checked against the model before any layer runs, so a rejected call
+        leaves the caches of the last training-mode forward (and its :meth:`backward`) as
+        they were. In training mode the result is the last layer's reused buffer.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not an array of the model's dtype.
+        ValueError
+            If ``x`` is not 2-D or has the wrong number of features.
+        """
+        if (  # the common case, decided without a call; anything else is checked in full
+            type(x) is not np.ndarray
+            or x.ndim != 2
+            or x.dtype != self.params.dtype
+            or x.shape[1] != self._in_width
+        ):
+            x = self._check_input(x)
+        if train is not True and not check_bool(train, "train"):
+            for layer in self.layers:
+                x = layer.forward(x, train=False)
+            return x
+        before = [layer.__dict__.get("_saved") for layer in self.layers]
+        try:
+            x = self.private_input(x)  # the model's input in one of its own buffers: copied
+            for layer in self.layers:
+                x = layer.forward(x, train=True)
+        except BaseException:
+            # a layer failed after earlier ones ran: put their caches back; any that the
+            # failed call overwrote is then caught by its write generation in backward
+            for layer, saved in zip(self.layers, before, strict=True):
+                if saved is None:
+                    layer.__dict__.pop("_saved", None)
+                else:
+                    layer.__dict__["_saved"] = saved
+            raise
+        self.save_for_backward(out=x)
         return x
 
     __call__ = forward
@@ -76,13 +214,35 @@ class Sequential(Layer):
 
         The first layer skips dX unless ``compute_dx``; ``overwrite_grad`` lets the loss
         gradient buffer be reused as scratch (inner gradients always are).
+
+        Raises
+        ------
+        RuntimeError
+            If there was no training-mode forward, or an array a layer saved in it has been
+            overwritten since (see :mod:`numdl.nn.buffers`); nothing is written then.
+        TypeError, ValueError
+            If ``grad`` does not have the dtype and shape of the last output.
         """
+        out = self.saved_for_backward()["out"]
+        if compute_dx is not True and compute_dx is not False:
+            compute_dx = check_bool(compute_dx, "compute_dx")
+        if overwrite_grad is not True and overwrite_grad is not False:
+            overwrite_grad = check_bool(overwrite_grad, "overwrite_grad")
+        if type(grad) is not np.ndarray or grad.dtype != out.dtype or grad.shape != out.shape:
+            grad = self._check_grad(grad, out)
+        given = root_of(grad)
+        # every cache is checked before any gradient is written; and a gradient that a layer
+        # saved in forward is no scratch
+        if self.check_saved(given):
+            overwrite_grad = False
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
             grad = self.layers[i].backward(
                 grad,
                 compute_dx=compute_dx or i > 0,
-                overwrite_grad=overwrite_grad or i < last,
+                # inner gradients are the next layer's scratch, unless a layer handed back
+                # the caller's own array
+                overwrite_grad=overwrite_grad or (i < last and root_of(grad) is not given),
             )
         return grad
 
@@ -92,8 +252,7 @@ class Sequential(Layer):
 
     def predict_logits(self, x: Any, *, batch_size: int = 8192) -> Any:
         """Outputs for ``x`` in evaluation mode, ``batch_size`` rows at a time."""
-        x = as_array(x, "x")
-        check_ndim(x, "x", 2)
+        x = self._check_input(x)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         xp = _backend.current().xp
         parts = [
@@ -105,6 +264,27 @@ class Sequential(Layer):
     def predict(self, x: Any, *, batch_size: int = 8192) -> Any:
         """Predicted class indices argmax_j logits_ij."""
         return self.predict_logits(x, batch_size=batch_size).argmax(axis=1)
+
+
+def _chain_widths(layers: list[Layer]) -> tuple[int | None, int, int | None]:
+    """(input width the model requires or None, index of the layer that requires it, output
+    width or None); raises if a layer cannot take what the previous one outputs."""
+    width: int | None = None  # features flowing into the next layer, None: not known
+    need_in, need_layer, leading = None, 0, True
+    for i, layer in enumerate(layers):
+        need = layer.in_width
+        if need is not None:
+            if width is not None and need != width:
+                raise ValueError(
+                    f"layers[{i}] ({layer!r}) takes {need} features, but layers[{i - 1}] "
+                    f"({layers[i - 1]!r}) outputs {width}: the widths of consecutive layers "
+                    "must chain"
+                )
+            if leading and need_in is None:
+                need_in, need_layer = need, i
+        width = layer.out_width(need if width is None else width)
+        leading = leading and layer.elementwise
+    return need_in, need_layer, width
 
 
 #: Hidden activations an MLP can use; "relu" is fused into the linear kernels.
@@ -128,7 +308,16 @@ class MLP(Sequential):
     activation : {"relu", "leaky_relu", "sigmoid", "tanh"}, default "relu"
     init : str, default "glorot_uniform"
     dtype : float32 or float64, default float32
-    seed : int or numpy Generator, default 0
+    seed : int >= 0 or numpy Generator, default 0
+
+    Raises
+    ------
+    TypeError
+        If ``sizes`` is not a sequence of ints, ``activation`` or ``init`` not a string, or
+        ``dtype``/``seed`` are of the wrong kind.
+    ValueError
+        If fewer than two sizes are given, a size is < 1, or ``activation``/``init`` are
+        unknown.
     """
 
     def __init__(
@@ -140,9 +329,18 @@ class MLP(Sequential):
         dtype: Any = np.float32,
         seed: Any = 0,
     ) -> None:
-        sizes = [check_int(s, "sizes[i]", minimum=1) for s in sizes]
+        if not is_sequence(sizes):
+            raise TypeError(
+                f"sizes must be a sequence of layer widths (ints), got {type(sizes).__name__}"
+            )
+        sizes = [check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
+        if not isinstance(activation, str):
+            raise TypeError(
+                f"activation must be a string, one of {sorted(ACTIVATIONS)}, "
+                f"got {type(activation).__name__}"
+            )
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         layers: list[Layer] = []

@@ -16,9 +16,33 @@ import numpy as np
 
 from numdl.core import backend as _backend
 from numdl.core.backend import to_numpy
-from numdl.core.validation import as_array, check_shape
+from numdl.core.validation import FLOAT_DTYPES, as_array, check_shape, is_sequence
+from numdl.nn.buffers import PARAMETER_BUFFER, mark_written, track
 
 __all__ = ["ParamSpec", "Parameters"]
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as float32 or float64; anything else (``None`` too) is a TypeError."""
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in FLOAT_DTYPES:  # (np.dtype("float64") == None is True)
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+def _finite_copy(arr: Any, name: str, dtype: np.dtype, xp: Any) -> Any:
+    """A copy of ``arr`` in ``dtype`` on ``xp``, checked finite before and after the cast."""
+    src = xp.asarray(arr)
+    if not bool(xp.isfinite(src).all()):
+        raise ValueError(f"{name} must hold finite values (it has NaN or inf)")
+    with np.errstate(over="ignore"):
+        out = xp.array(src, dtype=dtype, copy=True)
+    if not bool(xp.isfinite(out).all()):
+        raise ValueError(f"{name} has values too large for {dtype} (they overflow to inf)")
+    return out
 
 
 @dataclass(frozen=True)
@@ -57,9 +81,9 @@ class Parameters:
     """
 
     def __init__(self, specs: Sequence[ParamSpec], dtype: Any = np.float32, xp: Any = None):
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = _float_dtype(dtype)
+        if not is_sequence(specs) or not all(isinstance(s, ParamSpec) for s in specs):
+            raise TypeError(f"specs must be a sequence of ParamSpec, got {type(specs).__name__}")
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"parameter names must be unique, got {names}")
@@ -76,6 +100,9 @@ class Parameters:
         self.n_decayed = sum(s.size for s in specs if s.decay)
         self.data = self.new_buffer()
         self.grad = self.new_buffer()
+        # layers save views of ``data`` for backward; optimiser steps and loads advance its
+        # write generation, so a backward after a step is caught (numdl.nn.buffers)
+        track(self.data, self, PARAMETER_BUFFER)
 
     def new_buffer(self) -> Any:
         """A zeroed flat buffer with this layout (for gradients and optimiser states)."""
@@ -114,24 +141,38 @@ class Parameters:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy parameters from ``state`` (name → array); every name and shape must match.
 
-        Nothing is written unless the whole ``state`` is valid.
+        Nothing is written unless the whole ``state`` is valid: every entry a float array of
+        the parameter's shape whose values are finite and stay finite in this dtype.
+
+        Raises
+        ------
+        TypeError
+            If ``state`` is not a mapping or an entry is not a float array.
+        ValueError
+            If names or shapes differ, or an entry holds NaN/inf or overflows the dtype.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a dict of parameter arrays by name, got {type(state).__name__}"
+            )
         missing = set(self.specs) - set(state)
         extra = set(state) - set(self.specs)
         if missing or extra:
             raise ValueError(
                 f"state does not match the parameters: missing {sorted(missing)}, "
-                f"unexpected {sorted(extra)}"
+                f"unexpected {sorted(map(str, extra))}"
             )
         arrays = {}
         for name, spec in self.specs.items():
-            arr = as_array(state[name], f"state[{name!r}]")
-            check_shape(arr, f"state[{name!r}]", spec.shape)
+            label = f"state[{name!r}]"
+            arr = as_array(state[name], label)
+            check_shape(arr, label, spec.shape)
             if arr.dtype.kind != "f":
-                raise TypeError(f"state[{name!r}] must be a float array, got {arr.dtype}")
-            arrays[name] = arr
+                raise TypeError(f"{label} must be a float array, got {arr.dtype}")
+            arrays[name] = _finite_copy(arr, label, self.dtype, self.xp)
+        mark_written(self.data, "load_state_dict", self)
         for name, arr in arrays.items():
-            self[name][...] = self.xp.asarray(arr, dtype=self.dtype)
+            self[name][...] = arr
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{n}{s.shape}" for n, s in self.specs.items())

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from numdl.core import ops
-from numdl.core.validation import (
-    check_in_range,
-    check_positive,
-)
+from numdl.core.validation import check_in_range, check_positive
 from numdl.optim.base import Optimizer, Slot
 
 __all__ = ["AdamW"]
@@ -24,6 +22,12 @@ class AdamW(Optimizer):
     betas : (float, float) in [0, 1), default (0.9, 0.999)
     eps : float > 0, default 1e-8
     weight_decay : float >= 0, default 1e-2
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a parameter that cannot be updated in place (named ``params[key]``) or a
+        hyperparameter out of range or not representable in the parameters' dtype.
     """
 
     state_names = ("m", "v")
@@ -43,6 +47,22 @@ class AdamW(Optimizer):
         self.beta2 = check_in_range(betas[1], "betas[1]", 0.0, 1.0)
         self.eps = check_positive(eps, "eps")
         super().__init__(params, lr=lr, weight_decay=weight_decay)
+
+    def _hyperparameter_checks(self) -> list[tuple[str, str, Callable[[Any, str], Any]]]:
+        return [
+            *super()._hyperparameter_checks(),
+            ("beta1", "betas[0]", self._unit),
+            ("beta2", "betas[1]", self._unit),
+            ("eps", "eps", self._positive),  # must not underflow to 0: v̂ + ε divides
+        ]
+
+    def _check_combination(self, values: dict[str, Any]) -> None:
+        # the decay factor 1 − ηλ is computed in Python floats, then cast to the dtype
+        self._fits(values["lr"] * values["weight_decay"], "lr * weight_decay")
+
+    def _check_state_buffer(self, slot: Slot, name: str, value: Any, label: str) -> None:
+        if name == "v" and bool((value < 0).any()):
+            raise ValueError(f"{label} must be >= 0 (a second moment), got negative values")
 
     def _update(self, slot: Slot, grad: Any, state: dict[str, Any]) -> None:
         ops.adamw_update(

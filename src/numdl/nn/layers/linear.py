@@ -8,7 +8,7 @@ import numpy as np
 
 from numdl.core import backend as _backend
 from numdl.core import ops
-from numdl.core.validation import check_int
+from numdl.core.validation import as_array, check_bool, check_int, check_ndim
 from numdl.nn.init import INITIALIZERS
 from numdl.nn.layers.base import Layer
 from numdl.nn.params import Parameters, ParamSpec
@@ -26,6 +26,13 @@ class Linear(Layer):
         Apply ReLU in the same pass (the kernels fuse bias and activation).
     init : str, default "glorot_uniform"
         Weight initialiser from :data:`numdl.nn.init.INITIALIZERS`; biases start at zero.
+
+    Raises
+    ------
+    TypeError
+        If a width is not an int, ``relu`` not a bool or ``init`` not a string.
+    ValueError
+        If a width is < 1 or ``init`` is unknown.
     """
 
     def __init__(
@@ -38,13 +45,25 @@ class Linear(Layer):
     ) -> None:
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
+        self.relu = check_bool(relu, "relu")
+        if not isinstance(init, str):
+            raise TypeError(
+                f"init must be a string, one of {sorted(INITIALIZERS)}, got {type(init).__name__}"
+            )
         if init not in INITIALIZERS:
             raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {init!r}")
-        self.relu = bool(relu)
         self.init = init
-        self._x: Any = None
-        self._out: Any = None
-        self._dx: Any = None
+
+    def __repr__(self) -> str:
+        relu = ", relu=True" if self.relu else ""
+        return f"Linear({self.in_features}, {self.out_features}{relu})"
+
+    @property
+    def in_width(self) -> int:
+        return self.in_features
+
+    def out_width(self, in_width: int | None) -> int:
+        return self.out_features
 
     def param_specs(self, prefix: str) -> list[ParamSpec]:
         return [
@@ -63,30 +82,88 @@ class Linear(Layer):
         )
         self.b[...] = 0
 
+    def _check_input(self, x: Any) -> Any:
+        """``x`` as a (B, in_features) array of this layer's dtype, or the error naming it."""
+        w = self.__dict__.get("W")
+        if w is None:
+            raise RuntimeError(
+                f"{self!r} has no parameters yet: put it in a Sequential, which allocates them"
+            )
+        x = as_array(x, "x")
+        check_ndim(x, "x", 2)
+        if x.dtype != w.dtype:
+            raise TypeError(f"x must have dtype {w.dtype} (the layer's dtype), got {x.dtype}")
+        if x.shape[1] != self.in_features:
+            raise ValueError(
+                f"x must have shape (B, {self.in_features}) for {self.describe()} (it takes "
+                f"{self.in_features} features), got {x.shape}"
+            )
+        return x
+
+    def _check_grad(self, grad: Any, out: Any) -> Any:
+        """``grad`` as an array like the last output ``out``, or the error naming it."""
+        grad = as_array(grad, "grad")
+        if grad.dtype != out.dtype:
+            raise TypeError(
+                f"grad must have dtype {out.dtype} (the layer's dtype), got {grad.dtype}"
+            )
+        if grad.shape != out.shape:
+            raise ValueError(
+                f"grad must have shape {out.shape} (the shape of the last training-mode output "
+                f"of {self.describe()}), got {grad.shape}"
+            )
+        return grad
+
     def forward(self, x: Any, *, train: bool = True) -> Any:
-        if not train:
-            return ops.linear_forward(x, self.W, self.b, relu=self.relu)
-        shape = (x.shape[0], self.out_features) if getattr(x, "ndim", 0) == 2 else None
-        if shape is not None and (self._out is None or self._out.shape != shape):
-            self._out = _backend.current().xp.empty(shape, dtype=self.W.dtype)
-        self._x = x
-        return ops.linear_forward(x, self.W, self.b, relu=self.relu, out=self._out)
+        """H = XW + b, or ReLU(XW + b) (eqs. 13, 17), for the batch ``x`` of shape (B, D_in).
+
+        In training mode the output is this layer's reused buffer (copy it to keep it); ``x``
+        and the output are kept for :meth:`backward`.
+        """
+        w = self.__dict__.get("W")
+        if (  # the common case, decided without a call; anything else is checked in full
+            type(x) is not np.ndarray
+            or w is None
+            or x.ndim != 2
+            or x.dtype != w.dtype
+            or x.shape[1] != self.in_features
+        ):
+            x = self._check_input(x)
+            w = self.W
+        if train is not True and not check_bool(train, "train"):
+            return ops.linear_forward(x, w, self.b, relu=self.relu)
+        x = self.private_input(x)
+        out = self.buffer("out", (x.shape[0], self.out_features), w.dtype)
+        ops.linear_forward(x, w, self.b, relu=self.relu, out=out)
+        self.save_for_backward(x=x, out=out)  # and the parameters' generation (Layer)
+        return out
 
     def backward(self, grad: Any, *, compute_dx: bool = True, overwrite_grad: bool = False) -> Any:
-        if self._x is None:
-            raise RuntimeError("Linear.backward called before a training-mode forward")
-        if compute_dx and (self._dx is None or self._dx.shape != self._x.shape):
-            self._dx = _backend.current().xp.empty(self._x.shape, dtype=self.W.dtype)
-        dx, _, _ = ops.linear_backward(
+        """dX (eq. 14) from dL/dH ``grad``, writing dW and db (eqs. 15–16) into the gradients.
+
+        ``compute_dx=False`` skips dX (returns ``None``); ``overwrite_grad`` lets ``grad`` be
+        used as scratch. dX is this layer's reused buffer.
+        """
+        saved = self.saved_for_backward()
+        x, out = saved["x"], saved["out"]
+        if compute_dx is not True and compute_dx is not False:
+            compute_dx = check_bool(compute_dx, "compute_dx")
+        if overwrite_grad is not True and overwrite_grad is not False:
+            overwrite_grad = check_bool(overwrite_grad, "overwrite_grad")
+        if type(grad) is not np.ndarray or grad.dtype != out.dtype or grad.shape != out.shape:
+            grad = self._check_grad(grad, out)
+        grad, scratch = self.take_grad(grad, overwrite_grad)
+        dx = self.buffer("dx", x.shape, out.dtype) if compute_dx else None
+        ops.linear_backward(
             grad,
-            self._x,
+            x,
             self.W,
-            self._out,
+            out,
             relu=self.relu,
             compute_dx=compute_dx,
-            dx=self._dx if compute_dx else None,
+            dx=dx,
             dw=self.dW,
             db=self.db,
-            overwrite_grad=overwrite_grad,
+            overwrite_grad=scratch,
         )
         return dx
