@@ -31,15 +31,19 @@ def as_array(x: Any, name: str) -> np.ndarray:
     (a kernel or ``reshape`` would otherwise meet the subclass's semantics). Masked arrays
     are a ``TypeError``: their mask would be silently ignored.
     """
-    if type(x) is np.ndarray or hasattr(x, "__cuda_array_interface__"):
-        return x  # NumPy arrays, and device arrays (CuPy) on the CUDA backend, pass as they are
+    if type(x) is np.ndarray:
+        if x.dtype.kind == "O":
+            raise TypeError(f"{name} must be a numeric array, got an object array")
+        return x  # NumPy arrays pass as they are (no copy)
+    if hasattr(x, "__cuda_array_interface__"):
+        return x  # device arrays (CuPy) on the CUDA backend
     if isinstance(x, np.ma.MaskedArray):
         raise TypeError(
             f"{name} must be a plain array, got a masked array (the mask would be ignored); "
             "fill the masked entries first (numpy.ma.filled)"
         )
     if isinstance(x, np.ndarray):
-        return x.view(np.ndarray)
+        return as_array(x.view(np.ndarray), name)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
