@@ -11,10 +11,8 @@ import gzip
 import struct
 import subprocess
 import sys
-import tracemalloc
 import zlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from numdl.data import DatasetError, read_idx, write_idx
+from numdl.testing.memory import traced_peak
 
 SETTINGS = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
 MiB = 2**20
@@ -29,19 +28,6 @@ MiB = 2**20
 
 def _header(code: int, dims: tuple[int, ...]) -> bytes:
     return struct.pack(f">HBB{len(dims)}I", 0, code, len(dims), *dims)
-
-
-def _peak(fn) -> tuple[Any, int]:
-    """``fn()`` (its result or the exception it raised) and the tracemalloc peak it reached."""
-    tracemalloc.start()
-    try:
-        try:
-            result = fn()
-        except Exception as exc:
-            result = exc
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _zeros_gzip(header: bytes, n_zeros: int) -> bytes:
@@ -103,7 +89,7 @@ def test_damaged_idx_reads_validly_or_raises_dataset_error(
     damaged = data.draw(damage(original, 4 + 4 * array.ndim))
     target = tmp_path_factory.mktemp("fuzz") / "damaged-idx"
     target.write_bytes(damaged)
-    result, peak = _peak(lambda: read_idx(target))
+    result, peak = traced_peak(lambda: read_idx(target))
     if isinstance(result, Exception):
         assert type(result) is DatasetError, repr(result)
         assert str(target) in str(result)
@@ -125,7 +111,7 @@ def test_gzip_bomb_declaring_a_small_payload_stops_after_it(tmp_path):
     path = tmp_path / "bomb-idx1-ubyte.gz"
     path.write_bytes(_zeros_gzip(_header(0x08, (10,)), 64 * MiB))
     assert path.stat().st_size < 128 * 1024
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     assert isinstance(result, DatasetError)
     assert "trailing bytes" in str(result)
     assert str(path) in str(result)
@@ -136,7 +122,7 @@ def test_gzip_bomb_declaring_a_huge_payload_is_refused_before_reading(tmp_path):
     """A small gzip whose header declares 2**62 bytes: more than any gzip of its size holds."""
     path = tmp_path / "huge-idx2-ubyte.gz"
     path.write_bytes(_zeros_gzip(_header(0x08, (2**31, 2**31)), 4 * MiB))
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     assert isinstance(result, DatasetError)
     assert "truncated payload" in str(result)
     assert "gzip file of" in str(result)
@@ -152,7 +138,7 @@ def test_gzip_declaring_more_than_it_holds_costs_the_data_read(tmp_path, trailer
         data = data[:-4] + struct.pack("<I", (8 + declared) % 2**32)
     path = tmp_path / "short-idx1-ubyte.gz"
     path.write_bytes(data)
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     assert isinstance(result, DatasetError)
     assert "truncated payload" in str(result) or "corrupt" in str(result)
     bound = 3 * held + MiB if trailer == "natural" else declared + 2 * MiB
@@ -163,7 +149,7 @@ def test_valid_gzip_costs_about_its_payload(tmp_path):
     array = np.zeros((16, 1024, 1024), dtype=np.uint8)
     array[::3, ::7, ::5] = 9
     path = write_idx(tmp_path / "big-idx3-ubyte.gz", array)
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     np.testing.assert_array_equal(result, array)
     assert peak < 1.2 * array.nbytes + 2 * MiB
 
@@ -173,7 +159,7 @@ def test_multi_member_gzip_reads_and_stays_bounded(tmp_path):
     raw = _header(0x08, array.shape) + array.tobytes()
     path = tmp_path / "two-members-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(raw[: MiB + 5]) + gzip.compress(raw[MiB + 5 :]))
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     np.testing.assert_array_equal(result, array)
     assert peak < 2.5 * array.nbytes + 2 * MiB
 
@@ -181,7 +167,7 @@ def test_multi_member_gzip_reads_and_stays_bounded(tmp_path):
 def test_plain_file_with_a_huge_header_is_refused_without_reading(tmp_path):
     path = tmp_path / "huge-idx4-ubyte"
     path.write_bytes(_header(0x0E, (2**32 - 1,) * 4) + bytes(64))
-    result, peak = _peak(lambda: read_idx(path))
+    result, peak = traced_peak(lambda: read_idx(path))
     assert isinstance(result, DatasetError)
     assert "trailing bytes" not in str(result)
     assert "truncated payload" in str(result)

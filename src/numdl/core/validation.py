@@ -278,3 +278,15 @@ def _overlaps(a: Any, b: Any) -> bool:
         return bool(np.shares_memory(a, b, max_work=10_000))
     except np.exceptions.TooHardError:
         return True  # too costly to decide exactly: treat as overlapping, as the safe answer
+
+
+def finite_copy(arr: Any, name: str, dtype: np.dtype, xp: Any) -> Any:
+    """A copy of ``arr`` in ``dtype`` on ``xp``, checked finite before and after the cast."""
+    src = xp.asarray(arr)
+    if src.dtype.kind == "f" and not bool(xp.isfinite(src).all()):
+        raise ValueError(f"{name} must hold finite values (it has NaN or inf)")
+    with np.errstate(over="ignore"):
+        out = xp.array(src, dtype=dtype, copy=True)
+    if not bool(xp.isfinite(out).all()):
+        raise ValueError(f"{name} has values too large for {dtype} (they overflow to inf)")
+    return out

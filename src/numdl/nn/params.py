@@ -16,7 +16,7 @@ import numpy as np
 
 from numdl.core import backend as _backend
 from numdl.core.backend import to_numpy
-from numdl.core.validation import FLOAT_DTYPES, as_array, check_shape, is_sequence
+from numdl.core.validation import FLOAT_DTYPES, as_array, check_shape, finite_copy, is_sequence
 from numdl.nn.buffers import PARAMETER_BUFFER, mark_written, track
 
 __all__ = ["ParamSpec", "Parameters"]
@@ -31,18 +31,6 @@ def _float_dtype(dtype: Any) -> np.dtype:
     if dt is None or dt not in FLOAT_DTYPES:  # (np.dtype("float64") == None is True)
         raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
-
-
-def _finite_copy(arr: Any, name: str, dtype: np.dtype, xp: Any) -> Any:
-    """A copy of ``arr`` in ``dtype`` on ``xp``, checked finite before and after the cast."""
-    src = xp.asarray(arr)
-    if not bool(xp.isfinite(src).all()):
-        raise ValueError(f"{name} must hold finite values (it has NaN or inf)")
-    with np.errstate(over="ignore"):
-        out = xp.array(src, dtype=dtype, copy=True)
-    if not bool(xp.isfinite(out).all()):
-        raise ValueError(f"{name} has values too large for {dtype} (they overflow to inf)")
-    return out
 
 
 @dataclass(frozen=True)
@@ -169,7 +157,7 @@ class Parameters:
             check_shape(arr, label, spec.shape)
             if arr.dtype.kind != "f":
                 raise TypeError(f"{label} must be a float array, got {arr.dtype}")
-            arrays[name] = _finite_copy(arr, label, self.dtype, self.xp)
+            arrays[name] = finite_copy(arr, label, self.dtype, self.xp)
         mark_written(self.data, "load_state_dict", self)
         for name, arr in arrays.items():
             self[name][...] = arr

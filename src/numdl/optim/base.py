@@ -29,6 +29,7 @@ from numdl.core.validation import (
     check_same_dtype,
     check_shape,
     check_writeable_contiguous,
+    finite_copy,
 )
 from numdl.nn.buffers import mark_written
 from numdl.nn.params import Parameters
@@ -305,7 +306,7 @@ class Optimizer:
             if arr.dtype.kind not in "iuf":
                 raise TypeError(f"{label} must be a numeric array, got dtype {arr.dtype}")
             check_shape(arr, label, target.shape)
-            value = _finite_copy(arr, label, target.dtype, array_module(target))
+            value = finite_copy(arr, label, target.dtype, array_module(target))
             self._check_state_buffer(slot, name, value, label)
             loaded.append((target, value))
         for target, value in loaded:
@@ -319,18 +320,6 @@ def _real(check: Callable[..., float], value: Any, name: str, *args: Any, **kw: 
         return check(value, name, *args, **kw)
     except OverflowError:  # float(10**400) inside the check
         raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
-
-
-def _finite_copy(arr: Any, name: str, dtype: np.dtype, xp: Any) -> Any:
-    """A copy of ``arr`` in ``dtype`` on ``xp``, checked finite before and after the cast."""
-    src = xp.asarray(arr)
-    if src.dtype.kind == "f" and not bool(xp.isfinite(src).all()):
-        raise ValueError(f"{name} must hold finite values (it has NaN or inf)")
-    with np.errstate(over="ignore"):
-        out = xp.array(src, dtype=dtype, copy=True)
-    if not bool(xp.isfinite(out).all()):
-        raise ValueError(f"{name} has values too large for {dtype} (they overflow to inf)")
-    return out
 
 
 def _check_param(p: Any, name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Test and benchmark support: the op registry and the one table of backend tolerances."""
+"""Test and benchmark support: the op registry, the one table of backend tolerances, and
+the peak-memory probe for the file-fuzzing tests (:mod:`numdl.testing.memory`)."""
 
 from numdl.testing.equivalence import check_case
 from numdl.testing.registry import CASES, VALUE_KINDS, OpCase, case, copy_inputs
