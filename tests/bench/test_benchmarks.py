@@ -99,7 +99,12 @@ def test_every_benchmark_runs_once(tmp_path):
     assert done.returncode == 0, output[-20000:]
     assert "Discovering benchmarks" in output
     assert "failed" not in output, output[-20000:]
-    for name in ("ops.TimeOps.time_op", "startup.track_import_seconds", "MnistEpoch"):
+    for name in (
+        "ops.TimeOps.time_op",
+        "startup.track_import_seconds",
+        "MnistEpoch",
+        "StepBreakdown",
+    ):
         assert name in output, f"{name} did not run"
 
 
