@@ -101,7 +101,11 @@ _LOGITS = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0]])
         (np.eye(3, dtype=bool), TypeError, r"^targets must have dtype float32 or float64"),
         (np.array([0.0, 1.0, 2.0]), TypeError, r"^targets must hold integer class labels"),
         (np.array([np.nan, 1.0, 2.0]), TypeError, r"^targets must hold integer class labels"),
-        (np.array([0, 1, object()], dtype=object), TypeError, r"^targets must hold integer"),
+        (
+            np.array([0, 1, object()], dtype=object),
+            TypeError,
+            r"^targets must be a numeric array, got an object array",
+        ),
         ([0, 1, None], TypeError, r"^targets must be a numeric array, got an object array"),
         (np.eye(3, dtype=int), TypeError, r"^targets must have dtype float32 or float64"),
         (np.eye(3, dtype=np.float16), TypeError, r"^targets must have dtype float32 or"),

@@ -24,8 +24,11 @@ import pytest
 
 pytest.importorskip("coverage")
 
+import numdl_kernels.cpu
+
 ROOT = Path(__file__).resolve().parents[2]
-KERNELS = ROOT / "kernels" / "numdl_kernels" / "cpu"
+#: The kernels as installed (site-packages in CI, the source tree in an editable install).
+KERNELS = Path(numdl_kernels.cpu.__file__).resolve().parent
 SELECTION = "named_shapes or hypothesis"
 _COMPILED = ("njit", "jit", "_jit", "overload", "intrinsic")
 
@@ -79,7 +82,7 @@ def _run_pass(tmp: Path, label: str, extra_env: dict[str, str]) -> None:
         "-m",
         "coverage",
         "run",
-        f"--source={KERNELS}",
+        "--source=numdl_kernels.cpu",
         "-m",
         "pytest",
         "-q",
@@ -110,7 +113,9 @@ def test_kernel_bodies_run_as_python_equal_the_reference_and_are_all_reached(tmp
             timeout=120,
         )
     files = json.loads((tmp_path / "cov.json").read_text())["files"]
-    executed = {Path(name).resolve(): set(info["executed_lines"]) for name, info in files.items()}
+    executed = {
+        (ROOT / name).resolve(): set(info["executed_lines"]) for name, info in files.items()
+    }
     missed = []
     checked = 0
     for path in sorted(KERNELS.glob("*.py")):
