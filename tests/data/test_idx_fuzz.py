@@ -191,7 +191,11 @@ def test_gzip_bomb_resident_memory_stays_small(tmp_path):
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 32 * 1024  # KiB on Linux: under 32 MiB of growth

@@ -136,20 +136,20 @@ class Optimizer:
 
     def _non_negative(self, value: Any, name: str) -> float:
         """A finite real >= 0 that stays finite in every slot's dtype."""
-        value = _real(check_positive, value, name, allow_zero=True)
+        value = check_positive(value, name, allow_zero=True)
         self._fits(value, name)
         return value
 
     def _positive(self, value: Any, name: str) -> float:
         """A finite real > 0 that stays finite and non-zero in every slot's dtype."""
-        value = _real(check_positive, value, name)
+        value = check_positive(value, name)
         self._fits(value, name, nonzero=True)
         return value
 
     def _unit(self, value: Any, name: str) -> float:
         """A real in [0, 1) that stays below 1 in every slot's dtype (0.99999999 is 1.0 in
         float32: momentum 1 never forgets, and AdamW's bias correction 1 − βᵗ is 0)."""
-        value = _real(check_in_range, value, name, 0.0, 1.0)
+        value = check_in_range(value, name, 0.0, 1.0)
         if value > 0.9999999:  # only this close to 1 does a float32 round up to 1
             for dtype in self._dtypes:
                 if dtype.type(value) >= 1:
@@ -312,14 +312,6 @@ class Optimizer:
         for target, value in loaded:
             target[...] = value
         self.steps, self.lr = steps, lr
-
-
-def _real(check: Callable[..., float], value: Any, name: str, *args: Any, **kw: Any) -> float:
-    """``check(value, name, ...)``, with an integer too large for a float a ValueError."""
-    try:
-        return check(value, name, *args, **kw)
-    except OverflowError:  # float(10**400) inside the check
-        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
 
 
 def _check_param(p: Any, name: str) -> Any:

@@ -92,10 +92,7 @@ def _scalar(
     upper bound is open) the rounded value must stay below the bound: ``momentum=0.99999999``
     is 1.0 in float32, outside [0, 1).
     """
-    try:
-        value = check(value, name, *args, **kw)
-    except OverflowError:  # float(10**400) inside the check: an integer beyond every float
-        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
+    value = check(value, name, *args, **kw)
     if dtype == _FLOAT64:  # a finite Python float is a float64: the cast changes nothing
         return value
     _fits(value, name, dtype, nonzero=nonzero)
