@@ -6,7 +6,7 @@ cross-entropy over 2048 × 32000 logits, optimiser updates of 25M parameters). I
 built in ``setup`` by the case's own generator, and ``setup`` calls the op once, so Numba
 compilation (and CuPy/CUDA start-up) is never timed.
 
-The in-place optimiser updates (``momentum_update``, ``nesterov_update``, ``adamw_update``)
+The in-place optimiser updates (``momentum_update``, ``adamw_update``, ``adam_update``, ...)
 mutate their inputs, so repeated calls see drifting parameter values: the work per call is
 the same, which is all the timing needs.
 """

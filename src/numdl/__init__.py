@@ -6,6 +6,8 @@ paths (:mod:`numdl.core.ops`) dispatch to the backend chosen with :func:`set_bac
 
 from numdl.core.backend import available_backends, get_backend, set_backend, use_backend
 from numdl.core.ops import (
+    adagrad_update,
+    adam_update,
     adamw_update,
     cross_entropy,
     linear_backward,
@@ -13,6 +15,7 @@ from numdl.core.ops import (
     log_softmax,
     logsumexp,
     momentum_update,
+    rmsprop_update,
     softmax,
 )
 
@@ -20,6 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "adagrad_update",
+    "adam_update",
     "adamw_update",
     "available_backends",
     "cross_entropy",
@@ -29,6 +34,7 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "momentum_update",
+    "rmsprop_update",
     "set_backend",
     "softmax",
     "use_backend",

@@ -26,6 +26,11 @@ BAD_OPTIONS = [
     (["--momentum", "1.5"], "--momentum"),
     (["--weight-decay", "-1"], "--weight-decay"),
     (["--weight-decay", "1e-50"], "--weight-decay"),  # 0 in float32
+    (["--l1", "-1"], "--l1"),
+    (["--l1", "1e-50"], "--l1"),  # 0 in float32
+    (["--clip-grad-norm", "-0.5"], "--clip-grad-norm"),
+    (["--clip-grad-norm", "inf"], "--clip-grad-norm"),
+    (["--optimizer", "adamax"], "--optimizer"),
     (["--validation-size", "-1"], "--validation-size"),
     (["--validation-size", "10"], "--validation-size"),  # synthetic splits are fixed
     (["--dataset", "foo"], "--dataset"),

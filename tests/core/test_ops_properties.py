@@ -70,13 +70,22 @@ SETTINGS = settings(
 OP_NAMES = [
     "linear_forward",
     "linear_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
     "cross_entropy",
     "logsumexp",
     "log_softmax",
     "softmax",
     "momentum_update",
     "adamw_update",
+    "adam_update",
+    "rmsprop_update",
+    "adagrad_update",
 ]
+#: The optimiser updates: in-place updates of a parameter and its state buffers.
+UPDATE_OPS = ("momentum_update", "adamw_update", "adam_update", "rmsprop_update", "adagrad_update")
+#: State buffers that hold sums or averages of g² (non-negative).
+_SQUARES = ("v", "square_avg", "sum_sq")
 
 #: Flags that look like booleans but are not: each must be a TypeError naming the flag.
 BAD_FLAGS = ["False", "True", 0, 1, 1.0, None, np.array(True), [True], np.int64(1)]
@@ -158,6 +167,51 @@ def base_linear_backward(p: dict) -> Call:
     return Call("linear_backward", ("grad_out", "x", "w", "out"), arrays, kwargs, written, dt)
 
 
+def base_batchnorm_forward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    b, f = p["dims"]
+    arrays = {
+        "x": _values(rng, (b, f), dt, p.get("values", "normal")),
+        "gamma": (1 + 0.3 * rng.standard_normal(f)).astype(dt),
+        "beta": rng.standard_normal(f).astype(dt),
+    }
+    for name, shape in (("out", (b, f)), ("mean", (f,)), ("var", (f,))):
+        if p.get(name, True):
+            arrays[name] = _nan_buffer(shape, dt)
+    kwargs = {"relu": p["relu"], "eps": p.get("eps", 1e-5)}
+    return Call(
+        "batchnorm_forward", ("x", "gamma", "beta"), arrays, kwargs, ("out", "mean", "var"), dt
+    )
+
+
+def base_batchnorm_backward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    b, f = p["dims"]
+    x = _values(rng, (b, f), dt, p.get("values", "normal"))
+    gamma = (1 + 0.3 * rng.standard_normal(f)).astype(dt)
+    with np.errstate(all="ignore"):  # the statistics of extreme values may be inf or NaN
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        z = (x - mean) * (gamma / np.sqrt(var + dt.type(1e-5)))
+    arrays = {
+        "grad_out": _values(rng, (b, f), dt, p.get("values", "normal")),
+        "x": x,
+        "gamma": gamma,
+        "out": np.maximum(z, 0) if p["relu"] else z,
+        "mean": mean,
+        "var": var,
+    }
+    for name, shape in (("dx", (b, f)), ("dgamma", (f,)), ("dbeta", (f,))):
+        if p.get(name, True) and (name != "dx" or not p["overwrite_grad"]):
+            arrays[name] = _nan_buffer(shape, dt)
+    kwargs = {"relu": p["relu"], "overwrite_grad": p["overwrite_grad"], "eps": p.get("eps", 1e-5)}
+    written = ("dx", "dgamma", "dbeta", *(("grad_out",) if p["overwrite_grad"] else ()))
+    pos = ("grad_out", "x", "gamma", "out", "mean", "var")
+    return Call("batchnorm_backward", pos, arrays, kwargs, written, dt)
+
+
+BATCHNORM_OPS = ("batchnorm_forward", "batchnorm_backward")
+
+
 def base_cross_entropy(p: dict) -> Call:
     rng, dt = _rng(p["seed"]), p["dtype"]
     b, c = p["dims"]
@@ -186,14 +240,19 @@ def base_rows(p: dict) -> Call:
 def base_update(p: dict) -> Call:
     rng, dt = _rng(p["seed"]), p["dtype"]
     shape = tuple(p["dims"])
-    states = ("velocity",) if p["op"] == "momentum_update" else ("m", "v")
+    momentum_buffer = ("momentum_buffer",) if p["scalars"].get("momentum") else ()
+    states = {
+        "momentum_update": ("velocity",),
+        "rmsprop_update": ("square_avg", *momentum_buffer),
+        "adagrad_update": ("sum_sq",),
+    }.get(p["op"], ("m", "v"))
     arrays = {
         "param": rng.standard_normal(shape).astype(dt),
         "grad": _values(rng, shape, dt, p.get("values", "normal")),
     }
     for name in states:
         s = (0.1 * rng.standard_normal(shape)).astype(dt)
-        arrays[name] = np.abs(s) if name == "v" else s
+        arrays[name] = np.abs(s) if name in _SQUARES else s
     kwargs = dict(p["scalars"])
     return Call(p["op"], ("param", "grad", *states), arrays, kwargs, ("param", *states), dt)
 
@@ -201,12 +260,17 @@ def base_update(p: dict) -> Call:
 BASES: dict[str, Callable[[dict], Call]] = {
     "linear_forward": base_linear_forward,
     "linear_backward": base_linear_backward,
+    "batchnorm_forward": base_batchnorm_forward,
+    "batchnorm_backward": base_batchnorm_backward,
     "cross_entropy": base_cross_entropy,
     "logsumexp": base_rows,
     "log_softmax": base_rows,
     "softmax": base_rows,
     "momentum_update": base_update,
     "adamw_update": base_update,
+    "adam_update": base_update,
+    "rmsprop_update": base_update,
+    "adagrad_update": base_update,
 }
 
 
@@ -400,8 +464,13 @@ def check_rejected(
 def _outputs(call: Call, result: Any) -> dict[str, np.ndarray]:
     """What a successful call produced: its return value(s) and the arrays it wrote."""
     outs: dict[str, Any] = {}
-    if call.op == "linear_backward":
-        for n, r in zip(("dx", "dw", "db"), result, strict=True):
+    returned = {
+        "linear_backward": ("dx", "dw", "db"),
+        "batchnorm_forward": ("out", "mean", "var"),
+        "batchnorm_backward": ("dx", "dgamma", "dbeta"),
+    }.get(call.op)
+    if returned is not None:
+        for n, r in zip(returned, result, strict=True):
             if r is not None:
                 outs[f"return:{n}"] = np.asarray(r)
     elif call.op == "cross_entropy" and isinstance(result, tuple):
@@ -485,6 +554,14 @@ def draw_invalid(draw, op: str) -> tuple[dict, type[Exception], tuple[str, ...],
             plan["overwrite_grad"] = draw(st.booleans())
             for n in ("dx", "dw", "db"):
                 plan[n] = draw(st.booleans())
+    elif op in BATCHNORM_OPS:
+        plan["dims"] = (draw(size), draw(size))
+        plan["relu"] = draw(st.booleans())
+        outs = ("out", "mean", "var") if op == "batchnorm_forward" else ("dx", "dgamma", "dbeta")
+        for n in outs:
+            plan[n] = draw(st.booleans())
+        if op == "batchnorm_backward":
+            plan["overwrite_grad"] = draw(st.booleans())
     elif op == "cross_entropy":
         plan["dims"] = (draw(size), draw(size))
         plan["target"] = draw(st.sampled_from(["labels", "soft"]))
@@ -513,14 +590,21 @@ def _valid_scalars(draw, op: str, dt: np.dtype, size: int) -> dict[str, Any]:
         "weight_decay": draw(st.floats(0, 0.5) | st.just(0)),
         "n_decayed": draw(st.none() | st.integers(0, size) | st.integers(0, size).map(np.int64)),
     }
+    eps = st.sampled_from([1e-8, 1e-6, 1e-30 if dt == FLOATS[1] else 1e-38])
     if op == "momentum_update":
         s["momentum"] = draw(beta)
         s["nesterov"] = draw(st.booleans() | st.just(np.bool_(True)))
-    else:
+    elif op in ("adamw_update", "adam_update"):
         s["step"] = draw(st.integers(1, 10**6) | st.just(np.int64(2**63 - 1)))
         s["beta1"] = draw(beta)
         s["beta2"] = draw(beta)
-        s["eps"] = draw(st.sampled_from([1e-8, 1e-6, 1e-30 if dt == FLOATS[1] else 1e-38]))
+        s["eps"] = draw(eps)
+    elif op == "rmsprop_update":
+        s["alpha"] = draw(beta)
+        s["momentum"] = draw(st.just(0.0) | beta)
+        s["eps"] = draw(eps)
+    else:
+        s["eps"] = draw(eps)
     return s
 
 
@@ -549,7 +633,7 @@ def _mk_shape(draw, op, plan, call):
         axis = plan["axis"] % len(shape)
         empty = tuple(0 if d == axis else s for d, s in enumerate(shape))
         return ("shape", "x", draw(st.sampled_from([(), empty]))), ValueError, ("x",)
-    if op in ("momentum_update", "adamw_update"):
+    if op in UPDATE_OPS:
         if name == "param":  # param reshaped: the others no longer match it
             other = (int(np.prod(shape)) + 1,)
             return ("shape", "param", other), ValueError, tuple(call.arrays)
@@ -570,7 +654,7 @@ def _mk_shape(draw, op, plan, call):
         return ("shape", name, draw(st.sampled_from(choices))), ValueError, ("logits", "target")
     # one dimension one longer, or one dimension more or fewer
     dim = draw(st.integers(0, len(shape) - 1))
-    if op == "linear_forward" and name == "x" and "out" not in call.arrays:
+    if op in ("linear_forward", "batchnorm_forward") and name == "x" and "out" not in call.arrays:
         dim = 1  # B is free when no output buffer is given
     longer = tuple(s + 1 if d == dim else s for d, s in enumerate(shape))
     choices = [longer, shape[:-1] if len(shape) > 1 else (*shape, 1), (*shape, 1)]
@@ -591,6 +675,14 @@ def _mk_alias(draw, op, plan, call):
             call = BASES[op](plan)
         outs = [n for n in call.written if n in call.arrays]
         strided_ok = ["x", "w", "out"] + ([] if plan["overwrite_grad"] else ["grad_out"])
+    elif op in BATCHNORM_OPS:
+        if not any(n in call.arrays for n in call.written):
+            plan["dgamma" if op == "batchnorm_backward" else "mean"] = True  # one to alias
+            call = BASES[op](plan)
+        outs = [n for n in call.written if n in call.arrays]
+        strided_ok = ["x", "gamma"] + (["beta"] if op == "batchnorm_forward" else [])
+        if op == "batchnorm_backward":
+            strided_ok += ["out", "mean", "var"] + ([] if plan["overwrite_grad"] else ["grad_out"])
     elif op == "cross_entropy":
         outs = ["dlogits"]
         strided_ok = ["logits"] + (["target"] if plan["target"] == "soft" else [])
@@ -632,6 +724,8 @@ def _mk_flag(draw, op, plan, call):
     flags = {
         "linear_forward": ["relu"],
         "linear_backward": ["relu", "compute_dx", "overwrite_grad"],
+        "batchnorm_forward": ["relu"],
+        "batchnorm_backward": ["relu", "overwrite_grad"],
         "cross_entropy": ["return_grad"],
         "logsumexp": ["keepdims"],
         "momentum_update": ["nesterov"],
@@ -692,21 +786,32 @@ def _mk_scalar(draw, op, plan, call):
             *[(1.5, TypeError), (True, TypeError), ("1", TypeError), (np.float64(1), TypeError)],
         ],
     }
-    if op == "momentum_update":
+    eps = [(0.0, ValueError), (-1e-8, ValueError), (np.nan, ValueError)]
+    eps += [(np.inf, ValueError), ("1e-8", TypeError)]
+    eps += [(1e-50, ValueError), (1e39, ValueError)] if f32 else [(1e-330, ValueError)]
+    if op in BATCHNORM_OPS:
+        value, exc = draw(st.sampled_from([*eps, (True, TypeError), (None, TypeError)]))
+        return ("kw", "eps", value), exc, ("eps",)
+    if op in ("momentum_update", "rmsprop_update"):
         table["momentum"] = [(1.0, ValueError), (-0.1, ValueError), (1.5, ValueError)]
         table["momentum"] += [(np.nan, ValueError), ("0.9", TypeError)]
         table["momentum"] += [(0.99999999, ValueError)] if f32 else []
-    else:
+    if op == "rmsprop_update":
+        table["alpha"] = [(1.0, ValueError), (-0.1, ValueError), (np.nan, ValueError)]
+        table["alpha"] += [("0.99", TypeError)] + ([(0.9999999999, ValueError)] if f32 else [])
+        table["eps"] = eps
+    elif op == "adagrad_update":
+        table["eps"] = eps
+    elif op in ("adamw_update", "adam_update"):
         table["step"] = [(0, ValueError), (-1, ValueError), (10**400, ValueError)]
         table["step"] += [(2**63, ValueError), (np.uint64(2**64 - 1), ValueError)]
         table["step"] += [(1.0, TypeError), (True, TypeError), ("1", TypeError), (None, TypeError)]
         for beta in ("beta1", "beta2"):
             table[beta] = [(1.0, ValueError), (-0.1, ValueError), (np.nan, ValueError)]
             table[beta] += [("0.9", TypeError)] + ([(0.9999999999, ValueError)] if f32 else [])
-        table["eps"] = [(0.0, ValueError), (-1e-8, ValueError), (np.nan, ValueError)]
-        table["eps"] += [(np.inf, ValueError), ("1e-8", TypeError)]
-        table["eps"] += [(1e-50, ValueError), (1e39, ValueError)] if f32 else [(1e-330, ValueError)]
-        table["lr * weight_decay"] = []  # below
+        table["eps"] = eps
+    if op == "adamw_update":
+        table["lr * weight_decay"] = []  # below: only AdamW's decay factor 1 − ηλ is a product
     name = draw(st.sampled_from(sorted(table)))
     if name == "lr * weight_decay":  # each fine alone, their product overflows
         lr, wd = (1e20, 1e20) if f32 else (1e200, 1e200)
@@ -739,12 +844,17 @@ _COMMON = ["dtype", "masked", "shape"]
 _INVALID_KINDS = {
     "linear_forward": [*_COMMON, "alias", "alias", "layout", "flag"],
     "linear_backward": [*_COMMON, "alias", "alias", "layout", "flag", "dx_without_compute"],
+    "batchnorm_forward": [*_COMMON, "alias", "alias", "layout", "flag", "scalar"],
+    "batchnorm_backward": [*_COMMON, "alias", "alias", "layout", "flag", "scalar"],
     "cross_entropy": [*_COMMON, "alias", "alias", "layout", "flag", "nonfinite", "nonfinite"],
     "logsumexp": [*_COMMON, "scalar", "flag"],
     "log_softmax": [*_COMMON, "scalar"],
     "softmax": [*_COMMON, "scalar"],
     "momentum_update": [*_COMMON, "alias", "alias", "layout", "flag", "scalar", "scalar"],
     "adamw_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
+    "adam_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
+    "rmsprop_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
+    "adagrad_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar"],
 }
 
 
@@ -813,6 +923,35 @@ def draw_valid(draw, op: str) -> dict:
             if not mods:
                 mods += _pack_mod(
                     draw, [n for n in ("x", "w", "dx", "dw", "db") if n in call.arrays]
+                )
+    elif op in BATCHNORM_OPS:
+        plan["dims"] = (draw(size1), draw(size0))  # a batch of at least one row
+        plan["relu"] = draw(flag)
+        plan["eps"] = draw(st.sampled_from([1e-5, 1e-3, np.float32(1e-5), 1]))
+        plan["values"] = draw(st.sampled_from(["normal", "extreme", "extreme-inf", "extreme-nan"]))
+        if op == "batchnorm_forward":
+            for n in ("out", "mean", "var"):
+                plan[n] = draw(st.booleans())
+            call = BASES[op](plan)
+            mods += _benign_layouts(draw, call, ["x", "gamma", "beta"])
+            if not mods:
+                mods += _pack_mod(
+                    draw, [n for n in ("gamma", "beta", "mean", "var") if n in call.arrays]
+                )
+        else:
+            plan["overwrite_grad"] = draw(flag)
+            for n in ("dx", "dgamma", "dbeta"):
+                plan[n] = draw(st.booleans())
+            call = BASES[op](plan)
+            reads = ["x", "gamma", "out", "mean", "var"]
+            if not plan["overwrite_grad"]:
+                reads.append("grad_out")
+                if draw(st.booleans()):
+                    mods.append(("same", "grad_out", "out"))  # both only read: legal aliasing
+            mods += _benign_layouts(draw, call, reads)
+            if not mods:
+                mods += _pack_mod(
+                    draw, [n for n in ("gamma", "dgamma", "dbeta") if n in call.arrays]
                 )
     elif op == "cross_entropy":
         plan["dims"] = (draw(size1), draw(size1))

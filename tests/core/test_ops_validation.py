@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import numdl
 from numdl.core import backend
+from numdl.core import ops as numdl_ops
 
 
 def _backend_param(name: str) -> Any:
@@ -195,6 +196,76 @@ for _label, _over, _exc, _pat in [
     ),
 ]:
     case("linear_backward", _label, _exc, _pat)(lambda o=_over: _lb(**dict(o)))
+
+
+# batchnorm_forward, batchnorm_backward
+def _bn(dtype: Any = np.float64) -> dict[str, np.ndarray]:
+    rng = _rng()
+    x = rng.standard_normal((4, 3)).astype(dtype)
+    gamma, beta = np.ones(3, dtype), np.zeros(3, dtype)
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    out = np.maximum((x - mean) / np.sqrt(var + 1e-5), 0)
+    return {"x": x, "gamma": gamma, "beta": beta, "out": out, "mean": mean, "var": var}
+
+
+def _bnf(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = _bn()
+    kw = {k: over.pop(k) for k in list(over) if k in ("out", "mean", "var", "relu", "eps")}
+    args = {k: over.get(k, a[k]) for k in ("x", "gamma", "beta")}
+    arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl_ops.batchnorm_forward(*args.values(), **kw), arrays
+
+
+def _bnb(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = {**_bn(), "grad_out": np.ones((4, 3))}
+    keys = ("dx", "dgamma", "dbeta", "overwrite_grad", "relu", "eps")
+    kw = {k: over.pop(k) for k in list(over) if k in keys}
+    names = ("grad_out", "x", "gamma", "out", "mean", "var")
+    args = {k: over.get(k, a[k]) for k in names}
+    arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl_ops.batchnorm_backward(*args.values(), **kw), arrays
+
+
+for _label, _over, _exc, _pat in [
+    ("x-int", {"x": np.ones((4, 3), dtype=np.int64)}, TypeError, r"^x must have dtype"),
+    ("x-1d", {"x": np.ones(3)}, ValueError, r"^x must be 2-D"),
+    ("x-empty", {"x": np.ones((0, 3))}, ValueError, r"^x must hold at least one row"),
+    ("gamma-mixed", {"gamma": np.ones(3, np.float32)}, TypeError, r"^gamma must have the dtype"),
+    ("beta-shape", {"beta": np.ones(4)}, ValueError, r"^beta must have shape \(3,\)"),
+    ("gamma-2d", {"gamma": np.ones((1, 3))}, ValueError, r"^gamma must be 1-D"),
+    ("eps-0", {"eps": 0.0}, ValueError, r"^eps must be > 0"),
+    ("eps-str", {"eps": "1e-5"}, TypeError, r"^eps must be a real number"),
+    ("relu-int", {"relu": 1}, TypeError, r"^relu must be True or False"),
+    ("out-shape", {"out": np.empty((4, 4))}, ValueError, r"^out must have shape \(4, 3\)"),
+    ("mean-readonly", {"mean": _readonly(np.empty(3))}, ValueError, r"^mean must be writeable"),
+    ("var-strided", {"var": np.empty(6)[::2]}, ValueError, r"^var must be C-contiguous"),
+]:
+    case("batchnorm_forward", _label, _exc, _pat)(lambda o=_over: _bnf(**dict(o)))
+
+for _label, _over, _exc, _pat in [
+    ("grad-mixed", {"grad_out": np.ones((4, 3), np.float32)}, TypeError, r"^grad_out must have"),
+    ("grad-shape", {"grad_out": np.ones((4, 2))}, ValueError, r"^grad_out must have shape"),
+    ("out-shape", {"out": np.ones((3, 3))}, ValueError, r"^out must have shape \(4, 3\)"),
+    ("mean-shape", {"mean": np.ones(2)}, ValueError, r"^mean must have shape \(3,\)"),
+    ("var-int", {"var": np.ones(3, np.int64)}, TypeError, r"^var must have dtype"),
+    ("dx-shape", {"dx": np.zeros((4, 2))}, ValueError, r"^dx must have shape \(4, 3\)"),
+    ("dgamma-dtype", {"dgamma": np.zeros(3, np.float32)}, TypeError, r"^dgamma must have the"),
+    ("dbeta-strided", {"dbeta": np.zeros(6)[::2]}, ValueError, r"^dbeta must be C-contiguous"),
+    (
+        "dx-with-overwrite",
+        {"dx": np.zeros((4, 3)), "overwrite_grad": True},
+        ValueError,
+        r"^dx must be None with overwrite_grad",
+    ),
+    (
+        "overwrite-strided",
+        {"grad_out": np.ones((4, 6))[:, ::2], "overwrite_grad": True},
+        ValueError,
+        r"^grad_out must be C-contiguous",
+    ),
+    ("flag-str", {"overwrite_grad": "False"}, TypeError, r"^overwrite_grad must be True or"),
+]:
+    case("batchnorm_backward", _label, _exc, _pat)(lambda o=_over: _bnb(**dict(o)))
 
 # cross_entropy
 _LOGITS = _ce()["logits"]
@@ -506,6 +577,116 @@ for _label, _build, _exc, _pat in [
 case("logsumexp", "keepdims-int", TypeError, r"^keepdims must be True or False, got int 1")(
     lambda: (lambda x: (lambda: numdl.logsumexp(x, keepdims=1), {"x": x}))(np.ones((2, 3)))
 )
+
+
+# adam_update, rmsprop_update, adagrad_update
+def _adam_coupled(arrays: dict[str, np.ndarray], **kw: Any):
+    kw = {"lr": 0.1, "step": 1, **kw}
+    return lambda: numdl.adam_update(
+        arrays["param"], arrays["grad"], arrays["m"], arrays["v"], **kw
+    ), arrays
+
+
+def _rmsprop_arrays(**over: Any) -> dict[str, np.ndarray]:
+    arrays = {"param": np.arange(6.0), "grad": np.ones(6), "square_avg": np.full(6, 0.5)}
+    arrays.update(over)
+    return arrays
+
+
+def _rms(arrays: dict[str, np.ndarray], **kw: Any):
+    kw = {"lr": 0.1, **kw}
+    buf = arrays.get("momentum_buffer")
+    return lambda: numdl.rmsprop_update(
+        arrays["param"], arrays["grad"], arrays["square_avg"], buf, **kw
+    ), arrays
+
+
+def _adagrad(arrays: dict[str, np.ndarray], **kw: Any):
+    kw = {"lr": 0.1, **kw}
+    return lambda: numdl.adagrad_update(
+        arrays["param"], arrays["grad"], arrays["sum_sq"], **kw
+    ), arrays
+
+
+def _adagrad_arrays(**over: Any) -> dict[str, np.ndarray]:
+    arrays = {"param": np.arange(6.0), "grad": np.ones(6), "sum_sq": np.full(6, 0.5)}
+    arrays.update(over)
+    return arrays
+
+
+for _label, _build, _exc, _pat in [
+    ("v-shape", lambda: _adam_coupled(_adamw(v=np.zeros(5))), ValueError, r"^v must have shape"),
+    ("m-is-v", lambda: _adam_coupled(_adamw(m=(b := np.zeros(6)), v=b)), ValueError, "m and v"),
+    ("step-0", lambda: _adam_coupled(_adamw(), step=0), ValueError, r"^step must be >= 1"),
+    ("beta2-1", lambda: _adam_coupled(_adamw(), beta2=1.0), ValueError, r"^beta2 must be in"),
+    (
+        "eps-underflow-f32",
+        lambda: _adam_coupled(_f32(_adamw()), eps=1e-50),
+        ValueError,
+        r"^eps=1e-50 underflows to 0 in float32",
+    ),
+]:
+    case("adam_update", _label, _exc, _pat)(_build)
+
+for _label, _build, _exc, _pat in [
+    (
+        "square_avg-mixed",
+        lambda: _rms(_rmsprop_arrays(square_avg=np.ones(6, np.float32))),
+        TypeError,
+        r"^square_avg must have the dtype of param",
+    ),
+    (
+        "buffer-without-momentum",
+        lambda: _rms(_rmsprop_arrays(momentum_buffer=np.zeros(6))),
+        ValueError,
+        r"^momentum_buffer must be given exactly when momentum > 0, got momentum=0.0",
+    ),
+    (
+        "momentum-without-buffer",
+        lambda: _rms(_rmsprop_arrays(), momentum=0.9),
+        ValueError,
+        r"^momentum_buffer must be given exactly when momentum > 0, got momentum=0.9",
+    ),
+    (
+        "buffer-is-param",
+        lambda: _rms((a := _rmsprop_arrays()) | {"momentum_buffer": a["param"]}, momentum=0.9),
+        ValueError,
+        "param and momentum_buffer must not share memory",
+    ),
+    (
+        "buffer-strided",
+        lambda: _rms(_rmsprop_arrays(momentum_buffer=_strided(6)), momentum=0.9),
+        ValueError,
+        r"^momentum_buffer must be C-contiguous",
+    ),
+    ("alpha-1", lambda: _rms(_rmsprop_arrays(), alpha=1.0), ValueError, r"^alpha must be in"),
+    ("eps-0", lambda: _rms(_rmsprop_arrays(), eps=0.0), ValueError, r"^eps must be > 0"),
+    ("wd-str", lambda: _rms(_rmsprop_arrays(), weight_decay="0"), TypeError, r"^weight_decay"),
+]:
+    case("rmsprop_update", _label, _exc, _pat)(_build)
+
+for _label, _build, _exc, _pat in [
+    (
+        "sum_sq-readonly",
+        lambda: _adagrad(_adagrad_arrays(sum_sq=_readonly(np.ones(6)))),
+        ValueError,
+        r"^sum_sq must be writeable",
+    ),
+    (
+        "grad-is-sum_sq",
+        lambda: _adagrad((a := _adagrad_arrays()) | {"grad": a["sum_sq"]}),
+        ValueError,
+        "sum_sq and grad must not share memory",
+    ),
+    ("lr-nan", lambda: _adagrad(_adagrad_arrays(), lr=np.nan), ValueError, r"^lr must be"),
+    (
+        "n_decayed-big",
+        lambda: _adagrad(_adagrad_arrays(), n_decayed=7),
+        ValueError,
+        r"^n_decayed must be <= param.size \(6\), got 7",
+    ),
+]:
+    case("adagrad_update", _label, _exc, _pat)(_build)
 
 
 def _snapshot(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

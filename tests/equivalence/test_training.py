@@ -26,12 +26,15 @@ def _problem(dtype: np.dtype, n: int = 512, d: int = 64, c: int = 10):
     return x, y
 
 
+SGD_LIKE = ("momentum", "nesterov")  # the others are adaptive: a smaller learning rate
+
+
 def _train(backend_name: str, dtype: np.dtype, steps: int, optimizer: str) -> tuple:
     x, y = _problem(dtype)
     with numdl.use_backend(backend_name):
         model = MLP([x.shape[1], 48, 32, 10], dtype=dtype, seed=3)
         opt = make_optimizer(
-            optimizer, model.params, lr=0.05 if optimizer != "adamw" else 1e-3, weight_decay=1e-4
+            optimizer, model.params, lr=0.05 if optimizer in SGD_LIKE else 1e-3, weight_decay=1e-4
         )
         loss_fn = SoftmaxCrossEntropy()
         losses = []
@@ -53,7 +56,9 @@ def test_one_training_step_matches_numpy(kernel_backend, dtype) -> None:
     assert_backend_close(l_be.astype(dtype), l_ref.astype(dtype), name="loss", table=TOLERANCES)
 
 
-@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adamw"])
+@pytest.mark.parametrize(
+    "optimizer", ["momentum", "nesterov", "adamw", "adam", "rmsprop", "adagrad"]
+)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_fifty_training_steps_match_numpy(kernel_backend, dtype, optimizer) -> None:
     p_ref, _, l_ref = _train("numpy", dtype, 50, optimizer)
@@ -85,8 +90,12 @@ def test_switch_dispatches_every_op_to_the_selected_backend(monkeypatch) -> None
             model = MLP([x.shape[1], 16, 10], dtype=np.float64)
             _, dlogits = SoftmaxCrossEntropy()(model.forward(x), y)
             model.backward(dlogits)
+            normed = MLP([x.shape[1], 16, 10], norm="batch", dtype=np.float64)
+            normed.backward(SoftmaxCrossEntropy()(normed.forward(x), y)[1])
             make_optimizer("momentum", model.params, lr=0.1).step()
             make_optimizer("adamw", model.params, lr=0.1).step()
+            for name in ("adam", "rmsprop", "adagrad"):
+                make_optimizer(name, model.params, lr=0.1).step()
             numdl.logsumexp(x)
             numdl.log_softmax(x)
         assert set(calls) == set(backend.OPS)

@@ -17,6 +17,7 @@ from numdl.nn import LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from numdl.nn import activations as act
 from numdl.nn.losses import SoftmaxCrossEntropy, binary_cross_entropy
 from numdl.nn.models import MLP
+from numdl.nn.regularization import add_l1_subgradient, l1_penalty
 
 GRAD_RTOL = 1e-6
 KINK = 1e-3  # inputs to ReLU-like units are kept at least this far from 0
@@ -288,3 +289,16 @@ def test_mlp_gradient_all_parameters(sizes: tuple[int, ...], activation: str) ->
     # and every parameter receives a gradient (none silently left at zero)
     for name in model.params:
         assert np.any(model.params.grad_of(name) != 0), name
+
+
+# ---------------------------------------------------------------------- L1 penalty
+def test_l1_penalty_gradient_on_a_flat_buffer() -> None:
+    """λ sign(w) (eq. 7.20) added by add_l1_subgradient equals ∂(λ‖w‖₁)/∂θ: weights only,
+    the biases get nothing (entries kept away from the kink at 0)."""
+    model = MLP([5, 4, 3], seed=3, dtype=np.float64)
+    model.params.data[:] = away_from_kink(model.params.data)
+    model.params.grad[:] = 0.0
+    add_l1_subgradient(model.params, 0.3)
+    numeric = numeric_grad(lambda: l1_penalty(model.params, 0.3), model.params.data)
+    assert_grad(model.params.grad.copy(), numeric, "L1 penalty")
+    assert not model.params.grad[model.params.n_decayed :].any()  # the biases: not penalised

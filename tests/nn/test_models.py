@@ -26,6 +26,8 @@ def test_mlp_structure_and_config() -> None:
         "sizes": [784, 512, 10],
         "activation": "relu",
         "init": "glorot_uniform",
+        "norm": None,
+        "dropout": 0.0,
         "dtype": "float32",
     }
     assert [type(layer) for layer in model.layers] == [Linear, Linear]

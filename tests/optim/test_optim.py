@@ -112,7 +112,7 @@ def test_make_optimizer_by_name() -> None:
     adam = make_optimizer("adamw", p, lr=0.1, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.0)
     assert (adam.beta1, adam.beta2, adam.eps, adam.weight_decay) == (0.8, 0.99, 1e-6, 0.0)
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        make_optimizer("rmsprop", p, lr=0.1)
+        make_optimizer("adadelta", p, lr=0.1)
 
 
 # --------------------------------------------------------------- frozen params, errors

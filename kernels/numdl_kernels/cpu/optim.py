@@ -1,4 +1,4 @@
-"""Optimiser steps (eqs. 20–24, AdamW) as single fused passes over flat parameter buffers.
+"""Optimiser steps (eqs. 20–24, AdamW, Adam, RMSProp, AdaGrad) as fused passes over flat buffers.
 
 Each kernel reads the gradient once and updates the parameters and the optimiser state in
 place, element by element, with the operations of the reference,
@@ -24,7 +24,13 @@ from numba import njit, prange
 
 from numdl_kernels.cpu._threads import parallel_threads
 
-__all__ = ["adamw_update", "momentum_update"]
+__all__ = [
+    "adagrad_update",
+    "adam_update",
+    "adamw_update",
+    "momentum_update",
+    "rmsprop_update",
+]
 
 _CHUNK_ALIGN = 16  # chunk boundaries on 64-byte cache lines (float32), so no false sharing
 
@@ -192,3 +198,209 @@ def adamw_update(
         _adamw_parallel(*args, n_threads)
     else:
         _adamw_serial(*args)
+
+
+# --------------------------------------------------------------------------------- Adam
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_loop(p, g, m, v, lr, wd, b1, c1, b2, c2, bc1, bc2, eps, decay):
+    """g' = g + λθ (if decay); m ← β₁m + c₁g'; v ← β₂v + (c₂g')g';
+    θ ← θ − η(m/bc₁)/(√(v/bc₂) + ε)."""
+    for i in range(p.size):
+        gi = g[i] + wd * p[i] if decay else g[i]
+        mi = m[i] * b1 + c1 * gi
+        vi = v[i] * b2 + c2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - lr * (mi / bc1) / (np.sqrt(vi / bc2) + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_serial(p, g, m, v, lr, wd, b1, c1, b2, c2, bc1, bc2, eps, n_decayed):
+    t = p.dtype.type
+    lr, wd, b1, c1, b2, c2 = t(lr), t(wd), t(b1), t(c1), t(b2), t(c2)
+    bc1, bc2, eps = t(bc1), t(bc2), t(eps)
+    d = n_decayed
+    _adam_loop(p[:d], g[:d], m[:d], v[:d], lr, wd, b1, c1, b2, c2, bc1, bc2, eps, True)
+    _adam_loop(p[d:], g[d:], m[d:], v[d:], lr, wd, b1, c1, b2, c2, bc1, bc2, eps, False)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _adam_parallel(p, g, m, v, lr, wd, b1, c1, b2, c2, bc1, bc2, eps, n_decayed, n_chunks):
+    t = p.dtype.type
+    lr, wd, b1, c1, b2, c2 = t(lr), t(wd), t(b1), t(c1), t(b2), t(c2)
+    bc1, bc2, eps = t(bc1), t(bc2), t(eps)
+    n = p.size
+    for c in prange(n_chunks):
+        lo = (c * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        hi = n if c == n_chunks - 1 else ((c + 1) * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        split = min(max(n_decayed, lo), hi)
+        a, b = lo, split
+        _adam_loop(p[a:b], g[a:b], m[a:b], v[a:b], lr, wd, b1, c1, b2, c2, bc1, bc2, eps, True)
+        a, b = split, hi
+        _adam_loop(p[a:b], g[a:b], m[a:b], v[a:b], lr, wd, b1, c1, b2, c2, bc1, bc2, eps, False)
+
+
+def adam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    n_decayed: int,
+) -> None:
+    """Adam step t = ``step`` (Alg. 8.7) with coupled L2 decay of the first ``n_decayed``."""
+    args = (
+        param,
+        grad,
+        m,
+        v,
+        float(lr),
+        float(weight_decay),
+        float(beta1),
+        float(1 - beta1),
+        float(beta2),
+        float(1 - beta2),
+        float(1 - beta1**step),
+        float(1 - beta2**step),
+        float(eps),
+        int(n_decayed),
+    )
+    n_threads = parallel_threads(param.size)
+    if n_threads > 1:
+        _adam_parallel(*args, n_threads)
+    else:
+        _adam_serial(*args)
+
+
+# ------------------------------------------------------------------------------ RMSProp
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rmsprop_loop(p, g, r, b, lr, alpha, c, eps, wd, mom, decay, use_momentum):
+    """g' = g + λθ (if decay); r ← αr + (cg')g'; Δ = g'/(√r + ε); b ← μb + Δ (if momentum);
+    θ ← θ − η(b or Δ)."""
+    for i in range(p.size):
+        gi = g[i] + wd * p[i] if decay else g[i]
+        ri = r[i] * alpha + c * gi * gi
+        r[i] = ri
+        delta = gi / (np.sqrt(ri) + eps)
+        if use_momentum:
+            delta = b[i] * mom + delta
+            b[i] = delta
+        p[i] = p[i] - lr * delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rmsprop_serial(p, g, r, b, lr, alpha, c, eps, wd, mom, use, n_decayed):
+    """``b`` is sliced like the others: an empty buffer (``use`` False) stays empty."""
+    t = p.dtype.type
+    lr, alpha, c, eps, wd, mom = t(lr), t(alpha), t(c), t(eps), t(wd), t(mom)
+    d = n_decayed
+    _rmsprop_loop(p[:d], g[:d], r[:d], b[:d], lr, alpha, c, eps, wd, mom, True, use)
+    _rmsprop_loop(p[d:], g[d:], r[d:], b[d:], lr, alpha, c, eps, wd, mom, False, use)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _rmsprop_parallel(p, g, r, b, lr, alpha, c, eps, wd, mom, use, n_decayed, n_chunks):
+    t = p.dtype.type
+    lr, alpha, c, eps, wd, mom = t(lr), t(alpha), t(c), t(eps), t(wd), t(mom)
+    n = p.size
+    for k in prange(n_chunks):
+        lo = (k * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        hi = n if k == n_chunks - 1 else ((k + 1) * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        split = min(max(n_decayed, lo), hi)
+        x, y = lo, split
+        _rmsprop_loop(p[x:y], g[x:y], r[x:y], b[x:y], lr, alpha, c, eps, wd, mom, True, use)
+        x, y = split, hi
+        _rmsprop_loop(p[x:y], g[x:y], r[x:y], b[x:y], lr, alpha, c, eps, wd, mom, False, use)
+
+
+def rmsprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    momentum_buffer: np.ndarray,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    n_decayed: int,
+) -> None:
+    """RMSProp (Alg. 8.5, torch's variant) with optional momentum and L2 decay of the first
+    ``n_decayed``; ``momentum_buffer`` is untouched (and may be empty) when ``momentum=0``."""
+    args = (
+        param,
+        grad,
+        square_avg,
+        momentum_buffer,
+        float(lr),
+        float(alpha),
+        float(1 - alpha),
+        float(eps),
+        float(weight_decay),
+        float(momentum),
+        bool(momentum > 0),  # decided in Python, as the reference does
+        int(n_decayed),
+    )
+    n_threads = parallel_threads(param.size)
+    if n_threads > 1:
+        _rmsprop_parallel(*args, n_threads)
+    else:
+        _rmsprop_serial(*args)
+
+
+# ------------------------------------------------------------------------------ AdaGrad
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adagrad_loop(p, g, r, lr, eps, wd, decay):
+    """g' = g + λθ (if decay); r ← r + g'g'; θ ← θ − ηg'/(√r + ε)."""
+    for i in range(p.size):
+        gi = g[i] + wd * p[i] if decay else g[i]
+        ri = r[i] + gi * gi
+        r[i] = ri
+        p[i] = p[i] - lr * gi / (np.sqrt(ri) + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adagrad_serial(p, g, r, lr, eps, wd, n_decayed):
+    t = p.dtype.type
+    lr, eps, wd = t(lr), t(eps), t(wd)
+    d = n_decayed
+    _adagrad_loop(p[:d], g[:d], r[:d], lr, eps, wd, True)
+    _adagrad_loop(p[d:], g[d:], r[d:], lr, eps, wd, False)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _adagrad_parallel(p, g, r, lr, eps, wd, n_decayed, n_chunks):
+    t = p.dtype.type
+    lr, eps, wd = t(lr), t(eps), t(wd)
+    n = p.size
+    for c in prange(n_chunks):
+        lo = (c * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        hi = n if c == n_chunks - 1 else ((c + 1) * n // n_chunks) // _CHUNK_ALIGN * _CHUNK_ALIGN
+        split = min(max(n_decayed, lo), hi)
+        a, b = lo, split
+        _adagrad_loop(p[a:b], g[a:b], r[a:b], lr, eps, wd, True)
+        a, b = split, hi
+        _adagrad_loop(p[a:b], g[a:b], r[a:b], lr, eps, wd, False)
+
+
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    sum_sq: np.ndarray,
+    lr: float,
+    eps: float,
+    weight_decay: float,
+    n_decayed: int,
+) -> None:
+    """AdaGrad (Alg. 8.4, torch's variant) with L2 decay of the first ``n_decayed``."""
+    args = (param, grad, sum_sq, float(lr), float(eps), float(weight_decay), int(n_decayed))
+    n_threads = parallel_threads(param.size)
+    if n_threads > 1:
+        _adagrad_parallel(*args, n_threads)
+    else:
+        _adagrad_serial(*args)

@@ -2,9 +2,11 @@
 
 Exposes the functions of ``numdl.core.hotpaths`` with the same arguments:
 ``linear_forward``, ``linear_backward`` (linear.py: cuBLAS GEMMs through CuPy, fused
-bias/ReLU and mask/column-sum kernels); ``logsumexp_rows``, ``log_softmax_rows``,
-``cross_entropy`` (softmax.py: online softmax, one pass per row); ``momentum_update``,
-``adamw_update`` (optim.py: grid-stride elementwise updates). Launch settings:
+bias/ReLU and mask/column-sum kernels); ``batchnorm_forward``, ``batchnorm_backward``
+(normalization.py: column-statistics and elementwise kernels); ``logsumexp_rows``,
+``log_softmax_rows``, ``cross_entropy`` (softmax.py: online softmax, one pass per row);
+``momentum_update``, ``adamw_update``, ``adam_update``, ``rmsprop_update``,
+``adagrad_update`` (optim.py: grid-stride elementwise updates). Launch settings:
 :func:`configure`, :func:`set_block_size`, :func:`get_config` (``_launch.py``).
 
 Importing needs a usable CUDA GPU and driver (``numba.cuda.is_available()``) and CuPy, and
@@ -36,7 +38,17 @@ from numdl_kernels.cuda._launch import configure as configure  # noqa: E402
 from numdl_kernels.cuda._launch import get_config as get_config  # noqa: E402
 from numdl_kernels.cuda._launch import set_block_size as set_block_size  # noqa: E402
 from numdl_kernels.cuda.linear import linear_backward, linear_forward  # noqa: E402
-from numdl_kernels.cuda.optim import adamw_update, momentum_update  # noqa: E402
+from numdl_kernels.cuda.normalization import (  # noqa: E402
+    batchnorm_backward,
+    batchnorm_forward,
+)
+from numdl_kernels.cuda.optim import (  # noqa: E402
+    adagrad_update,
+    adam_update,
+    adamw_update,
+    momentum_update,
+    rmsprop_update,
+)
 from numdl_kernels.cuda.softmax import (  # noqa: E402
     cross_entropy,
     log_softmax_rows,
@@ -49,11 +61,16 @@ SIMULATOR = _SIMULATOR
 # Exactly the ops of numdl.core.hotpaths; the launch settings (configure, get_config,
 # set_block_size) and SIMULATOR are module attributes outside __all__.
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "adamw_update",
+    "batchnorm_backward",
+    "batchnorm_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
     "momentum_update",
+    "rmsprop_update",
 ]

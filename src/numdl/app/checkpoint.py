@@ -1,6 +1,7 @@
 """Training checkpoints: one ``.npz`` file, written atomically, read without pickle.
 
-A checkpoint holds the model's parameters (``param/<name>``), the optimiser's state buffers
+A checkpoint holds the model's parameters (``param/<name>``), its non-trainable state
+(``state/<name>``: BatchNorm running averages), the optimiser's state buffers
 (``optim/<key>/<buffer>``) and a JSON document (``meta``) with the training configuration,
 the model configuration, the optimiser's step count and learning rate, the number of
 completed epochs and the history so far.
@@ -32,7 +33,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,7 +44,7 @@ from numdl.core.backend import to_numpy
 from numdl.core.validation import as_array, check_int
 from numdl.data.dataset import atomic_write, check_path
 from numdl.nn.init import INITIALIZERS
-from numdl.nn.models import ACTIVATIONS
+from numdl.nn.models import ACTIVATIONS, NORMS
 
 __all__ = [
     "FORMAT_VERSION",
@@ -62,6 +63,8 @@ MAX_META_BYTES = 64 * 2**20
 _META_KEYS = ("model", "train", "epoch", "history", "best_val_acc")  # what the trainer reads
 _RESERVED_KEYS = ("format_version", "optim_scalars")  # written by save_checkpoint itself
 _MODEL_KEYS = ("sizes", "activation", "init", "dtype")
+#: Model keys later versions added, with the value a checkpoint without them means.
+_MODEL_DEFAULTS: dict[str, Any] = {"norm": None, "dropout": 0.0}
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _BUFFER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NPY_HEADER_MAX = 10_000  # numpy.load's own limit on a .npy header
@@ -102,15 +105,19 @@ class Checkpoint:
         name for that parameter's shape).
     meta : dict
         JSON-serialisable metadata: ``model`` (MLP config: ``sizes``, ``activation``,
-        ``init``, ``dtype``), ``train`` (training config, a dict), ``epoch`` (completed
-        epochs, int >= 0), ``history`` (list of per-epoch dicts), ``best_val_acc`` (a number)
-        and anything else the trainer records. ``format_version`` and ``optim_scalars`` are
-        reserved for the file layout.
+        ``init``, ``dtype``, and optionally ``norm`` (None, "batch", "layer") and ``dropout``
+        (in [0, 1)), which older checkpoints lack: None and 0.0), ``train`` (training config,
+        a dict), ``epoch`` (completed epochs, int >= 0), ``history`` (list of per-epoch
+        dicts), ``best_val_acc`` (a number) and anything else the trainer records.
+        ``format_version`` and ``optim_scalars`` are reserved for the file layout.
     """
 
     params: dict[str, np.ndarray]
     optim: dict[str, Any]
     meta: dict[str, Any]
+    #: Non-trainable model state by name (``layer{i}.running_mean``, ``layer{i}.running_var``
+    #: of each BatchNorm): exactly what the model that ``meta["model"]`` describes has.
+    state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # -- the rules, shared by save and load ------------------------------------------------------
@@ -121,6 +128,7 @@ class _Layout:
     dtype: np.dtype
     params: dict[str, tuple[int, ...]]
     n_params: int
+    state: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def buffer_shape(self, key: str, label: str) -> tuple[int, ...]:
         """The shape of optimiser buffer ``key`` (``"<slot>/<name>"``)."""
@@ -136,21 +144,40 @@ class _Layout:
         )
 
 
-def _mlp_param_shapes(sizes: list[int], activation: str) -> dict[str, tuple[int, ...]]:
-    """Parameter names and shapes of ``MLP(sizes, activation=activation)``, allocating nothing.
+def _mlp_shapes(
+    sizes: list[int], activation: str, norm: str | None = None, dropout: float = 0.0
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Parameter and non-trainable state names and shapes of the MLP with this configuration,
+    allocating nothing.
 
-    Layers are numbered in order, and a standalone activation layer takes a number too.
+    Layers are numbered in order; a normalisation, a standalone activation and a dropout
+    layer take a number each (:class:`numdl.nn.MLP`'s order).
     """
     shapes: dict[str, tuple[int, ...]] = {}
+    state: dict[str, tuple[int, ...]] = {}
     index = 0
     n_linear = len(sizes) - 1
     for k in range(n_linear):
-        shapes[f"layer{index}.W"] = (sizes[k], sizes[k + 1])
-        shapes[f"layer{index}.b"] = (sizes[k + 1],)
+        width = sizes[k + 1]
+        shapes[f"layer{index}.W"] = (sizes[k], width)
+        shapes[f"layer{index}.b"] = (width,)
         index += 1
-        if k < n_linear - 1 and ACTIVATIONS[activation] is not None:
+        if k == n_linear - 1:
+            break
+        if norm is not None:
+            shapes[f"layer{index}.gamma"] = shapes[f"layer{index}.beta"] = (width,)
+            if norm == "batch":
+                state[f"layer{index}.running_mean"] = state[f"layer{index}.running_var"] = (width,)
             index += 1
-    return shapes
+        index += (ACTIVATIONS[activation] is not None) + (dropout > 0)
+    return shapes, state
+
+
+def _mlp_param_shapes(
+    sizes: list[int], activation: str, norm: str | None = None, dropout: float = 0.0
+) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the MLP with this configuration (:func:`_mlp_shapes`)."""
+    return _mlp_shapes(sizes, activation, norm, dropout)[0]
 
 
 def _check_meta(meta: Any, label: str) -> _Layout:
@@ -176,6 +203,16 @@ def _check_meta(meta: Any, label: str) -> _Layout:
             raise ValueError(
                 f"{where}[{key!r}] must be one of {sorted(choices)}, got {model[key]!r:.80}"
             )
+    norm = model.get("norm", _MODEL_DEFAULTS["norm"])
+    if norm is not None and (not isinstance(norm, str) or norm not in NORMS):
+        raise ValueError(
+            f"{where}['norm'] must be null or one of {sorted(NORMS)}, got {norm!r:.80}"
+        )
+    dropout = model.get("dropout", _MODEL_DEFAULTS["dropout"])
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        raise TypeError(f"{where}['dropout'] must be a number, got {type(dropout).__name__}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"{where}['dropout'] must be in [0, 1), got {dropout!r}")
     if not isinstance(meta["train"], dict):
         raise TypeError(f"{label}['train'] must be a dict, got {type(meta['train']).__name__}")
     check_int(meta["epoch"], f"{label}['epoch']", minimum=0)
@@ -185,8 +222,9 @@ def _check_meta(meta: Any, label: str) -> _Layout:
     best = meta["best_val_acc"]
     if isinstance(best, bool) or not isinstance(best, (int, float)):
         raise TypeError(f"{label}['best_val_acc'] must be a number, got {type(best).__name__}")
-    shapes = _mlp_param_shapes(sizes, model["activation"])
-    return _Layout(_DTYPES[model["dtype"]], shapes, sum(math.prod(s) for s in shapes.values()))
+    shapes, state = _mlp_shapes(sizes, model["activation"], norm, dropout)
+    n_params = sum(math.prod(s) for s in shapes.values())
+    return _Layout(_DTYPES[model["dtype"]], shapes, n_params, state)
 
 
 def _check_scalars(steps: Any, lr: Any, label: str) -> tuple[int, float]:
@@ -209,14 +247,24 @@ def _check_array(
         raise ValueError(f"{label} must have shape {want}, got {tuple(shape)}")
 
 
-def _check_names(names: set[str], layout: _Layout, label: str) -> None:
-    """The parameters present must be exactly the model's."""
-    missing, extra = sorted(set(layout.params) - names), sorted(names - set(layout.params))
+def _check_names(names: set[str], layout: _Layout, label: str, *, state: bool = False) -> None:
+    """The parameters (or, with ``state``, the state arrays) present must be exactly the
+    model's."""
+    known = layout.state if state else layout.params
+    missing, extra = sorted(set(known) - names), sorted(names - set(known))
     if missing or extra:
+        what = "state arrays" if state else "parameters"
         raise ValueError(
-            f"{label} must be exactly the model's parameters {sorted(layout.params)}: "
+            f"{label} must be exactly the model's {what} {sorted(known)}: "
             f"missing {missing}, unexpected {extra}"
         )
+
+
+def _want(kind: str, name: str, layout: _Layout, label: str) -> tuple[int, ...] | None:
+    """The shape member ``<kind>/<name>`` must have, or None if the model has no such array."""
+    if kind == "optim":
+        return layout.buffer_shape(name, label)
+    return (layout.state if kind == "state" else layout.params).get(name)
 
 
 # -- saving ----------------------------------------------------------------------------------
@@ -224,7 +272,8 @@ def _serialise(ckpt: Any) -> tuple[str, dict[str, np.ndarray]]:
     """Check ``ckpt`` completely; return the metadata text and the arrays to write."""
     if not isinstance(ckpt, Checkpoint):
         raise TypeError(f"ckpt must be a Checkpoint, got {type(ckpt).__name__}")
-    for attr, value in (("params", ckpt.params), ("optim", ckpt.optim), ("meta", ckpt.meta)):
+    parts = (("params", ckpt.params), ("optim", ckpt.optim), ("meta", ckpt.meta))
+    for attr, value in (*parts, ("state", ckpt.state)):
         if not isinstance(value, Mapping):
             raise TypeError(f"ckpt.{attr} must be a dict, got {type(value).__name__}")
     reserved = [key for key in _RESERVED_KEYS if key in ckpt.meta]
@@ -243,20 +292,21 @@ def _serialise(ckpt: Any) -> tuple[str, dict[str, np.ndarray]]:
     if not isinstance(buffers, Mapping):
         raise TypeError(f"ckpt.optim['buffers'] must be a dict, got {type(buffers).__name__}")
     arrays: dict[str, np.ndarray] = {}
-    for prefix, entries in (("param", ckpt.params), ("optim", buffers)):
+    labels = {"param": "ckpt.params", "optim": _BUFFERS_LABEL, "state": "ckpt.state"}
+    for prefix, entries in (("param", ckpt.params), ("optim", buffers), ("state", ckpt.state)):
         for key, value in entries.items():
-            where = f"{'ckpt.params' if prefix == 'param' else _BUFFERS_LABEL}[{key!r}]"
+            where = f"{labels[prefix]}[{key!r}]"
             if not isinstance(key, str) or not key:
                 raise TypeError(f"{where}: names must be non-empty strings, got {key!r}")
             arr = np.asarray(to_numpy(as_array(value, where)))
-            want = layout.params.get(key) if prefix == "param" else layout.buffer_shape(key, where)
+            want = _want(prefix, key, layout, where)
             if want is None:
-                raise ValueError(
-                    f"{where} is not a parameter of the model {meta['model']['sizes']}"
-                )
+                what = "state array" if prefix == "state" else "parameter"
+                raise ValueError(f"{where} is not a {what} of the model {meta['model']['sizes']}")
             _check_array(where, arr.shape, arr.dtype, want, layout)
             arrays[f"{prefix}/{key}"] = arr
     _check_names(set(ckpt.params), layout, "ckpt.params")
+    _check_names(set(ckpt.state), layout, "ckpt.state", state=True)
     text = json.dumps(
         {**meta, "format_version": FORMAT_VERSION, "optim_scalars": {"steps": steps, "lr": lr}},
         allow_nan=True,
@@ -280,6 +330,7 @@ def _verify_written(tmp: Path, target: Path, text: str, arrays: dict[str, np.nda
     meta.pop("format_version")
     got = {f"param/{k}": v for k, v in back.params.items()}
     got.update({f"optim/{k}": v for k, v in back.optim["buffers"].items()})
+    got.update({f"state/{k}": v for k, v in back.state.items()})
     same = (
         json.dumps(back.meta, sort_keys=True) == json.dumps(meta, sort_keys=True)
         and (back.optim["steps"], back.optim["lr"]) == (scalars["steps"], scalars["lr"])
@@ -409,11 +460,9 @@ def _read_archive(handle: IO[bytes], path: Path) -> Checkpoint:
             for key, info in members.items():  # every header, before any array is allocated
                 kind, name = key.split("/", 1)
                 header_len, shape, fortran, dtype = _read_header(zf, info, path)
-                want = (
-                    layout.params.get(name) if kind == "param" else layout.buffer_shape(name, key)
-                )
+                want = _want(kind, name, layout, key)
                 if want is None:
-                    raise ValueError(f"{key} is not a parameter of the model")
+                    raise ValueError(f"{key} is not a {kind} array of the model")
                 _check_array(key, shape, dtype, want, layout)
                 nbytes = math.prod(shape) * dtype.itemsize
                 if info.file_size != header_len + nbytes:
@@ -422,9 +471,9 @@ def _read_archive(handle: IO[bytes], path: Path) -> Checkpoint:
                         f"holds {info.file_size} bytes, its header declares {header_len + nbytes}"
                     )
                 plan[key] = (info, header_len, shape, fortran, dtype)
-            _check_names(
-                {k.split("/", 1)[1] for k in plan if k.startswith("param/")}, layout, "param"
-            )
+            for kind in ("param", "state"):
+                names = {k.split("/", 1)[1] for k in plan if k.startswith(f"{kind}/")}
+                _check_names(names, layout, kind, state=kind == "state")
         except (TypeError, ValueError) as exc:
             if isinstance(exc, CheckpointError):
                 raise
@@ -432,8 +481,9 @@ def _read_archive(handle: IO[bytes], path: Path) -> Checkpoint:
         arrays = {key: _read_data(zf, *entry, path) for key, entry in plan.items()}
     params = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("param/")}
     buffers = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("optim/")}
+    state = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("state/")}
     return Checkpoint(
-        params=params, optim={"steps": steps, "lr": lr, "buffers": buffers}, meta=meta
+        params=params, optim={"steps": steps, "lr": lr, "buffers": buffers}, meta=meta, state=state
     )
 
 
@@ -446,8 +496,10 @@ def _check_members(
         name = info.filename
         key = name[: -len(".npy")] if name.endswith(".npy") else ""
         kind, _, rest = key.partition("/")
-        if not (key == "meta" or (kind in ("param", "optim") and rest)):
-            raise _invalid(path, f"unexpected member {name!r} (expected meta, param/*, optim/*)")
+        if not (key == "meta" or (kind in ("param", "optim", "state") and rest)):
+            raise _invalid(
+                path, f"unexpected member {name!r} (expected meta, param/*, optim/*, state/*)"
+            )
         if key in members:
             raise _invalid(path, f"member {name!r} appears twice")
         if info.flag_bits & 0x1:

@@ -1,4 +1,5 @@
-"""The ``numdl`` command line: ``train``, ``evaluate``, ``predict`` (and ``bench``).
+"""The ``numdl`` command line: ``train``, ``evaluate``, ``predict``, ``boundary``, ``study``,
+``report`` (and ``bench``).
 
 Expected problems (missing data, a corrupt checkpoint, a diverging run, Ctrl-C) end with a
 clear message on stderr and a non-zero exit status, never a traceback.
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 import numdl
+from numdl.app.boundary import plot_decision_boundary
 from numdl.app.checkpoint import CheckpointError, load_checkpoint
 from numdl.app.config import (
     APPLIES_ONLY_WITH,
@@ -45,8 +47,10 @@ from numdl.app.config import (
     plural,
 )
 from numdl.app.metrics import confusion_matrix, per_class_accuracy
+from numdl.app.monitor import Monitor
 from numdl.app.parser import (
     EXIT_USAGE,
+    GENERATED_DATASETS,
     NAMED_DATASETS,
     TRAINING_DEFAULTS,
     build_parser,
@@ -58,6 +62,7 @@ from numdl.data.dataset import Dataset, DatasetError, DatasetNotFoundError
 from numdl.data.images import load_digit_image
 from numdl.data.mnist import SOURCES, identify_dataset, load_mnist
 from numdl.data.synthetic import load_synthetic_digits
+from numdl.data.toy import TOY_DATASETS
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -120,11 +125,14 @@ def load_dataset(
     progress: bool = True,
     hint: str = "",
 ) -> Dataset:
-    """``"synthetic"``, or the MNIST-format files of ``name`` in ``data_dir`` (``None``: the
+    """A generated dataset (``"synthetic"``, ``"moons"``, ...: from ``seed``), or the
+    MNIST-format files of ``name`` in ``data_dir`` (``None``: the
     default search of :func:`numdl.data.resolve_data_dir`), named by what they are (their
     checksums, else their directory); ``hint`` ends a not-found message."""
     if name == "synthetic":
         return load_synthetic_digits(seed=seed)
+    if name in TOY_DATASETS:
+        return TOY_DATASETS[name](seed=seed)
     try:
         dataset = load_mnist(
             data_dir,
@@ -152,8 +160,8 @@ def _usage(message: str) -> CLIError:
 def _source(dataset: str, data_dir: str | None) -> tuple[str, str | None]:
     """(name, data directory) of a ``--dataset`` value (a name or a directory) and --data-dir."""
     if dataset in NAMED_DATASETS:
-        if dataset == "synthetic" and data_dir is not None:
-            raise _usage("--data-dir does not apply to --dataset synthetic (generated, no files)")
+        if dataset in GENERATED_DATASETS and data_dir is not None:
+            raise _usage(f"--data-dir does not apply to --dataset {dataset} (generated, no files)")
         return dataset, data_dir
     if data_dir is not None:
         raise _usage(f"--dataset {dataset} and --data-dir {data_dir} both name the data; give one")
@@ -165,8 +173,8 @@ def _recorded_source(
 ) -> tuple[str, str | None, str]:
     """(name, data directory, not-found hint) of a run's recorded data; --data-dir wins."""
     name = str(record.get("dataset") or "mnist")
-    if name == "synthetic" and data_dir is not None:
-        raise _usage("--data-dir does not apply to synthetic data (generated, no files)")
+    if name in GENERATED_DATASETS and data_dir is not None:
+        raise _usage(f"--data-dir does not apply to {name} data (generated, no files)")
     if data_dir is not None or not record.get("data_dir"):
         return name, data_dir, ""
     hint = f"(This is where {whose} read its data; give --data-dir DIR if the files moved.)"
@@ -200,10 +208,11 @@ def _new_run_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainCon
                 f"{option_name(name)} applies only with {option_name(other)} "
                 f"{' or '.join(used_with)}, not {values[other]}"
             )
-    if values["dataset"] == "synthetic" and "validation_size" in given:
+    if values["dataset"] in GENERATED_DATASETS and "validation_size" in given:
+        sizes = (6000, 1000) if values["dataset"] == "synthetic" else (2000, 500)
         raise _usage(
-            "--validation-size does not apply to --dataset synthetic (generated, with fixed "
-            "splits: 6000 train / 1000 validation / 1000 test)"
+            f"--validation-size does not apply to --dataset {values['dataset']} (generated, with "
+            f"fixed splits: {sizes[0]} train / {sizes[1]} validation / {sizes[1]} test)"
         )
     if args.out is not None and Path(args.out).exists():
         if not Path(args.out).is_dir():
@@ -296,7 +305,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             config = dataclasses.replace(
                 config,
-                dataset="synthetic" if dataset.synthetic else dataset.name,
+                dataset=name if name in GENERATED_DATASETS else dataset.name,
                 data_dir=recorded,
                 validation_size=len(dataset.val) if dataset.synthetic else config.validation_size,
             )
@@ -313,13 +322,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             else plural(config.epochs, "epoch")
         )
 
+        extras = "".join(  # the gradient's regularisers, when on
+            f", {label} {value:g}"
+            for label, value in (("L1", config.l1), ("clip norm", config.clip_grad_norm))
+            if value
+        )
+
         def header() -> None:
             _echo(
                 f"numdl {numdl.__version__}: training a {architecture} MLP on {dataset.describe()}"
             )
             _echo(
                 f"backend {numdl.get_backend()}, {config.dtype}, {config.optimizer} lr "
-                f"{config.lr} ({config.schedule}), batch {config.batch_size}, {plan}; "
+                f"{config.lr} ({config.schedule}){extras}, batch {config.batch_size}, {plan}; "
                 f"run directory {run_dir}" + (" (resuming)" if resume else "")
             )
 
@@ -333,6 +348,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 progress=progress,
                 echo=_echo,
                 on_start=header,
+                monitor=None if args.monitor is None else Monitor(args.monitor),
             )
         except KeyboardInterrupt:
             _warn(_interrupted(run_dir))
@@ -349,7 +365,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         test_loss, test_acc = evaluate(
             best, xp.asarray(dataset.test.X, dtype=best.dtype), xp.asarray(dataset.test.y)
         )
-    tag = " [SYNTHETIC data]" if dataset.synthetic else ""
+        tag = " [SYNTHETIC data]" if dataset.synthetic else ""
+        boundary = None  # points in the plane: draw the regions the model learned
+        if dataset.train.X.shape[1] == 2:
+            title = f"{dataset.name}: {architecture} MLP{tag}, training points"
+            boundary = _draw_boundary(best, dataset.train, run_dir / "boundary.png", title)
     _echo(
         f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) with the best-by-"
         f"validation checkpoint {result['best_path']}{tag}"
@@ -357,6 +377,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = {"test_accuracy": test_acc, "test_loss": test_loss, "dataset": dataset.name}
     report.update(data_dir=config.data_dir, synthetic=dataset.synthetic)
     report["checkpoint"] = str(result["best_path"])
+    report["stopped_early"] = result["stopped_early"]
     (run_dir / "test.json").write_text(json.dumps(report, indent=2))
     try:
         from numdl.app.plotting import plot_history
@@ -365,7 +386,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         _echo(f"curves: {plot_history(result['history'], run_dir / 'curves.png', title=title)}")
     except ImportError as exc:
         _warn(f"no plot written ({exc}); the curves are in {run_dir / 'log.csv'}")
+    if boundary is not None:
+        _echo(f"decision regions: {boundary}")
     return 0
+
+
+def _draw_boundary(model: Any, split: Any, path: Path, title: str) -> Path | None:
+    """:func:`~numdl.app.boundary.plot_decision_boundary` of ``split``; ``None`` (and a
+    warning) without matplotlib."""
+    try:
+        return plot_decision_boundary(model, split.X, split.y, path, title=title)
+    except ImportError as exc:
+        _warn(f"no decision-boundary plot written ({exc})")
+        return None
 
 
 def _interrupted(run_dir: Path) -> str:
@@ -451,6 +484,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """``numdl report``: the run's HTML page, with its checkpoint evaluated on its test split."""
+    from numdl.app.report import Predictions, write_report
+
+    run_dir = Path(args.run)
+    checkpoint = run_dir / f"{args.checkpoint}.npz"
+    if not (run_dir / "last.npz").is_file():
+        raise _usage(f"{run_dir} is not a run directory: {run_dir / 'last.npz'} not found")
+    with _runtime(args.backend, args.threads):
+        model, meta = _checkpoint_model(str(checkpoint))
+        history = list(_checkpoint_model(str(run_dir / "last.npz"))[1].get("history") or [])
+        record = _run_record(str(checkpoint), meta)
+        name, data_dir, hint = _recorded_source(record, args.data_dir, f"the run {run_dir}")
+        seed = record.get("seed")
+        dataset = load_dataset(
+            name,
+            data_dir,
+            validation_size=0,  # the test split is all the report reads
+            seed=seed if isinstance(seed, int) and seed >= 0 else 0,  # generated: the run's
+            download=not args.no_download,
+            progress=sys.stderr.isatty(),
+            hint=hint,
+        )
+        if dataset.test.X.shape[1] != model.config["sizes"][0]:
+            raise CLIError(
+                f"{checkpoint} expects {model.config['sizes'][0]} inputs; "
+                f"{dataset.name} has {dataset.test.X.shape[1]}"
+            )
+        xp = numdl.core.backend.current().xp
+        proba = to_numpy(model.predict_proba(xp.asarray(dataset.test.X, dtype=model.dtype)))
+    test = Predictions(
+        images=dataset.test.X,
+        labels=dataset.test.y,
+        probabilities=proba,
+        image_shape=dataset.image_shape,
+        checkpoint=checkpoint.name,
+        dataset=dataset.name,
+    )
+    try:
+        path = write_report(run_dir, history, record, test, out=args.out)
+    except (ImportError, OSError, ValueError) as exc:  # no matplotlib, an unwritable --out
+        raise CLIError(f"no report written: {exc}") from None
+    _echo(f"report: {path}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     with _runtime(args.backend, None):
         model, _ = _checkpoint_model(args.checkpoint)
@@ -488,6 +567,56 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_boundary(args: argparse.Namespace) -> int:
+    """``numdl boundary``: the decision regions of a model of two inputs, over its run's data."""
+    out = Path(args.out) if args.out is not None else Path(args.checkpoint).parent / "boundary.png"
+    if not out.parent.is_dir():
+        raise _usage(f"--out {out}: the directory {out.parent} does not exist")
+    with _runtime(args.backend, None):
+        model, meta = _checkpoint_model(args.checkpoint)
+        sizes = model.config["sizes"]
+        if sizes[0] != 2:
+            raise CLIError(
+                f"{args.checkpoint}'s model takes {sizes[0]} inputs; numdl boundary draws "
+                "models of points in the plane (2 inputs: --dataset moons, spirals or blobs)"
+            )
+        record = _run_record(args.checkpoint, meta)
+        name, data_dir, hint = _recorded_source(record, None, f"the run of {args.checkpoint}")
+        seed = record.get("seed")
+        dataset = load_dataset(
+            name,
+            data_dir,
+            validation_size=int(record.get("validation_size") or 0),
+            seed=seed if isinstance(seed, int) and seed >= 0 else 0,  # generated: the run's
+            download=False,
+            progress=False,
+            hint=hint,
+        )
+        split = getattr(dataset, args.split)
+        if split.X.shape[1] != 2 or len(split) == 0:
+            raise CLIError(f"the {args.split} split of {dataset.name} has no points in the plane")
+        tag = " [SYNTHETIC data]" if dataset.synthetic else ""
+        hidden = "-".join(str(h) for h in sizes[1:-1])
+        title = f"{dataset.name}: 2-{hidden}-{sizes[-1]} MLP{tag}, {args.split} points"
+        try:
+            path = plot_decision_boundary(
+                model, split.X, split.y, out, resolution=args.resolution, title=title
+            )
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+        except OSError as exc:
+            raise CLIError(f"cannot write {out}: {exc}") from None
+    _echo(f"decision regions: {path}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """``numdl study``: a grid of trainings in parallel processes (:mod:`numdl.app.study`)."""
+    from numdl.app.study_cli import run_from_args
+
+    return run_from_args(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """``numdl bench``: the side-by-side comparison of :mod:`numdl.bench`."""
     from numdl.bench import run_from_args
@@ -499,6 +628,9 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "report": cmd_report,
+    "boundary": cmd_boundary,
+    "study": cmd_study,
     "bench": cmd_bench,
 }
 

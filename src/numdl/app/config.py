@@ -87,7 +87,11 @@ DOMAINS: dict[str, Domain] = {
     "lr": Domain(float, 0, low_open=True),
     "momentum": Domain(float, 0, 1, high_open=True),
     "weight_decay": Domain(float, 0),
+    "l1": Domain(float, 0),
+    "clip_grad_norm": Domain(float, 0),
     "epochs": Domain(int, 1),
+    "dropout": Domain(float, 0, 1, high_open=True),
+    "patience": Domain(int, 0),
     "warmup_epochs": Domain(float, 0),
     "lr_min": Domain(float, 0),
     "max_shift": Domain(int, 0),
@@ -99,7 +103,8 @@ DOMAINS: dict[str, Domain] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ("relu", "leaky_relu", "sigmoid", "tanh"),
     "init": ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal"),
-    "optimizer": ("sgd", "momentum", "nesterov", "adamw"),
+    "norm": ("none", "batch", "layer"),
+    "optimizer": ("sgd", "momentum", "nesterov", "adamw", "adam", "rmsprop", "adagrad"),
     "schedule": ("constant", "cosine"),
     "augment": ("none", "shift"),
     "dtype": ("float32", "float64"),
@@ -136,12 +141,17 @@ class TrainConfig:
     hidden: list[int] = field(default_factory=lambda: [512])
     activation: str = "relu"
     init: str = "glorot_uniform"
+    norm: str = "none"  # normalisation before each hidden activation: none, batch, layer
+    dropout: float = 0.0  # dropout probability after each hidden activation (0: off)
     batch_size: int = 256
     optimizer: str = "momentum"
     lr: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    l1: float = 0.0  # λ of the L1 penalty λ‖w‖₁ (0: off)
+    clip_grad_norm: float = 0.0  # largest global gradient norm (0: no clipping)
     epochs: int = 20
+    patience: int = 0
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     lr_min: float = 0.0
@@ -218,7 +228,7 @@ class TrainConfig:
                     f"{spell('lr_min')} must be at most {spell('lr')} ({out['lr']}), "
                     f"got {out['lr_min']}"
                 )
-        for name in ("lr", "weight_decay", "lr_min"):
+        for name in ("lr", "weight_decay", "lr_min", "l1", "clip_grad_norm"):
             try:
                 check_representable(out[name], spell(name), out["dtype"], nonzero=name != "lr_min")
             except ValueError as exc:
@@ -256,15 +266,30 @@ def check_against_dataset(
     config: TrainConfig, dataset: Dataset, spell: Callable[[str], str] = _field_name
 ) -> None:
     """Check the options that depend on the data: the batch fits the training split, a shift
-    fits the images.
+    fits the images, early stopping has a validation split.
 
     Raises
     ------
     TrainConfigError
-        ``batch_size`` exceeds the training images, or ``max_shift`` (with ``augment
-        shift``) is not smaller than the images.
+        ``batch_size`` exceeds the training images, ``max_shift`` (with ``augment
+        shift``) is not smaller than the images, ``patience`` is set without validation
+        images, or ``norm`` batch meets a training batch of one image (``batch_size`` 1, or
+        a last batch of 1).
     """
+    if config.patience and not len(dataset.val):
+        raise TrainConfigError(
+            f"{spell('patience')} needs a validation split to watch, but the dataset has no "
+            f"validation images ({spell('validation_size')} 0)"
+        )
     n = len(dataset.train)
+    last = n % config.batch_size
+    if config.norm == "batch" and (config.batch_size < 2 or last == 1):
+        raise TrainConfigError(
+            f"{spell('norm')} batch needs at least 2 images in every training batch (batch "
+            f"statistics of one image are meaningless), but {spell('batch_size')} "
+            f"{config.batch_size} over the {plural(n, 'image')} of the training split leaves "
+            f"a batch of 1; choose another {spell('batch_size')}"
+        )
     if config.batch_size > n:
         raise TrainConfigError(
             f"{spell('batch_size')} must be at most the {plural(n, 'image')} of the training "

@@ -16,11 +16,22 @@ from typing import Any, NoReturn
 
 import numdl
 from numdl.app.config import CHOICES, DOMAINS, Domain, TrainConfig
+from numdl.app.monitor import DEFAULT_EVERY
+from numdl.data.toy import TOY_DATASETS
 
-__all__ = ["EXIT_USAGE", "NAMED_DATASETS", "TRAINING_DEFAULTS", "build_parser", "option_name"]
+__all__ = [
+    "EXIT_USAGE",
+    "GENERATED_DATASETS",
+    "NAMED_DATASETS",
+    "TRAINING_DEFAULTS",
+    "build_parser",
+    "option_name",
+]
 
 EXIT_USAGE = 2
-NAMED_DATASETS = ("mnist", "fashion-mnist", "kmnist", "synthetic")
+#: The datasets made by numdl itself (no files, fixed splits, regenerated from the run's seed).
+GENERATED_DATASETS = ("synthetic", *TOY_DATASETS)
+NAMED_DATASETS = ("mnist", "fashion-mnist", "kmnist", *GENERATED_DATASETS)
 #: Every training option's default (``numdl train`` shows them in ``--help``).
 TRAINING_DEFAULTS: dict[str, Any] = {
     k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k != "data_dir"
@@ -69,25 +80,41 @@ def _with_default(text: str, default: object) -> str:
 #: What each training option does; its rule (training.DOMAINS, CHOICES) and its default
 #: (TrainConfig) are appended from the tables the configuration itself is checked with.
 TRAIN_HELP: dict[str, str] = {
-    "dataset": f"the data: {', '.join(NAMED_DATASETS[:-1])} (downloaded when missing), "
-    "synthetic (generated, no files), or a directory of the four MNIST-format files; the run "
+    "dataset": f"the data: {', '.join(NAMED_DATASETS[:3])} (downloaded when missing), "
+    "synthetic (generated seven-segment digits, no files), "
+    f"{', '.join(TOY_DATASETS)} (generated points in the plane, 2000/500/500), "
+    "or a directory of the four MNIST-format files; the run "
     "is named by what the files are (their md5 checksums), else by their directory",
     "hidden": "hidden layer widths",
     "activation": "activation of the hidden layers",
     "init": "weight initialisation",
+    "norm": "normalisation between each hidden linear layer and its activation: batch "
+    "(BatchNorm, running statistics for evaluation) or layer (LayerNorm)",
+    "dropout": "inverted dropout probability after each hidden activation (masks seeded from "
+    "--seed and the epoch)",
     "batch_size": "mini-batch size (at most the training split)",
-    "optimizer": "update rule: sgd, momentum (heavy ball), nesterov or adamw",
+    "optimizer": "update rule: sgd, momentum (heavy ball), nesterov, adamw, adam (coupled L2 "
+    "decay), rmsprop (no momentum) or adagrad; adam/adamw use betas (0.9, 0.999) and eps "
+    "1e-8, rmsprop alpha 0.99 and eps 1e-8, adagrad eps 1e-10 (torch.optim's defaults); the "
+    "adaptive ones want a small --lr (e.g. 1e-3 for adam, rmsprop; 1e-2 for adagrad)",
     "lr": "(peak) learning rate",
     "momentum": "momentum β, for --optimizer momentum or nesterov only",
-    "weight_decay": "weight decay",
+    "weight_decay": "weight decay: L2 on the weights (decoupled for adamw, added to the "
+    "gradient for the others)",
+    "l1": "λ of the L1 penalty λ‖w‖₁ on the weights (not biases): λ·sign(w) is added to the "
+    "gradient after backward, before clipping and the update; 0 is off",
+    "clip_grad_norm": "rescale the gradient to this global L2 norm when it is larger, "
+    "between backward and the update (as torch.nn.utils.clip_grad_norm_); 0 is off",
     "epochs": "passes over the training split; with --resume, the epoch to train on to",
+    "patience": "early stopping (ch. 7.8): stop when validation accuracy has not improved "
+    "for PATIENCE epochs (best.npz holds the best model); 0: off",
     "schedule": "learning-rate schedule",
     "warmup_epochs": "linear warm-up (eq. 25), for --schedule cosine only; below --epochs",
     "lr_min": "final rate, for --schedule cosine only; at most --lr",
     "augment": "'shift': random shifts of up to --max-shift pixels",
     "max_shift": "largest shift in pixels, for --augment shift only; below the image size",
     "validation_size": "training images held out for validation (fewer than the training "
-    "images); not for --dataset synthetic, whose splits are fixed (6000/1000/1000)",
+    "images); not for the generated datasets (synthetic, moons, ...), whose splits are fixed",
     "dtype": "floating-point type of the parameters and arithmetic",
     "seed": "seed of the initialisation, shuffles, shifts and validation split",
 }
@@ -162,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     text = "no progress bars, even on a terminal"
     default = "off: bars when stderr is a terminal; in a file or pipe, one line per epoch"
     _arg(t, "--no-progress", text, default, action="store_true")
+    text = (
+        "record the training dynamics every N steps (activation statistics, dead ReLUs, "
+        "gradient norms, update ratios, histograms) into monitor.csv and monitor.npz; "
+        f"N an integer >= 1, {DEFAULT_EVERY} when not given; see 'numdl report'"
+    )
+    kind = _typed(Domain(int, 1), "monitor")
+    _arg(t, "--monitor", text, "off", type=kind, nargs="?", const=DEFAULT_EVERY, metavar="N")
     _add_runtime_options(t, "$NUMDL_DATA_DIR, else ~/.cache/numdl/<dataset>; resumed: the run's")
 
     e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy, confusion matrix")
@@ -180,6 +214,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files of single digits")
     _arg(p, "--json", "print the results as JSON", "off: a line per image", action="store_true")
     _add_runtime_options(p)
+
+    d = sub.add_parser(
+        "boundary",
+        help="draw the decision regions of a model of points in the plane (moons, ...)",
+        description="Colour the plane by the class a checkpoint's model predicts and draw the "
+        "points of its run's dataset on top, coloured by their true class (a PNG; needs "
+        "matplotlib). The data are regenerated from the run's seed.",
+    )
+    d.add_argument("checkpoint", help="a .npz checkpoint written by 'numdl train' on 2-D data")
+    _arg(d, "--out", "the PNG to write", "boundary.png beside the checkpoint", metavar="PATH")
+    text = _with_default("the split whose points are drawn", "train")
+    d.add_argument("--split", choices=("train", "val", "test"), default="train", help=text)
+    text = _with_default("grid points along each axis, an integer >= 2", 200)
+    kind = _typed(Domain(int, 2), "resolution")
+    d.add_argument("--resolution", type=kind, default=200, metavar="N", help=text)
+    _add_runtime_options(d)
+
+    r = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page about a run",
+        description="Write report.html into RUN (or --out): the run's learning curves, the "
+        "training dynamics recorded with 'numdl train --monitor', the confusion matrix of a "
+        "checkpoint on the test set and its worst misclassified test images. The figures are "
+        "inline PNGs (needs matplotlib): the page loads nothing from the network.",
+    )
+    r.add_argument("run", metavar="RUN", help="a run directory written by 'numdl train'")
+    _arg(r, "--out", "the HTML file to write", "RUN/report.html", metavar="PATH")
+    text = _with_default("the checkpoint evaluated on the test set", "best")
+    r.add_argument("--checkpoint", choices=("best", "last"), default="best", help=text)
+    _add_runtime_options(r, "the directory the run read its data from, else $NUMDL_DATA_DIR")
+
+    from numdl.app import study_cli as _study  # light: the study runs only when called
+
+    s = sub.add_parser(
+        "study",
+        help="a grid of trainings (initialisation x depth x ... x seeds) in parallel processes",
+        description=_study.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _study.add_arguments(s)
 
     from numdl import bench as _bench  # light: NumPy only until it runs
 

@@ -4,8 +4,14 @@
 epoch, evaluates on the validation split, appends a row to ``log.csv``, and writes
 ``last.npz`` (and ``best.npz`` when validation accuracy improved) atomically into the run
 directory. Everything random in epoch ``e`` (the shuffle, the augmentation) is drawn from a
-generator seeded with ``(seed, e)``, so resuming from the checkpoint of epoch ``e − 1``
+generator seeded with ``(seed, e)`` (the dropout masks from one seeded with
+``(seed, e, DROPOUT_STREAM)``), so resuming from the checkpoint of epoch ``e − 1``
 reproduces an uninterrupted run bit for bit.
+
+With ``config.patience`` the run stops early (ch. 7.8) once validation accuracy has not
+improved for that many epochs, counted from the history, so a resumed run continues the count.
+A :class:`~numdl.app.monitor.Monitor` passed to :func:`train` records the training dynamics
+every N steps; without one, nothing of it runs.
 
 The hot loop allocates nothing per step: batches are gathered into a reused buffer, the
 layers reuse their output and gradient buffers, and the loss reuses its gradient buffer.
@@ -18,7 +24,9 @@ checkpoint) before it writes anything.
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+import io
 import json
 import math
 import time
@@ -38,6 +46,7 @@ from numdl.app.config import (
     plural,
 )
 from numdl.app.logs import CSVLogger
+from numdl.app.monitor import Monitor
 from numdl.core import backend as _backend
 from numdl.core import ops
 from numdl.core.backend import to_numpy
@@ -45,13 +54,16 @@ from numdl.core.validation import check_int
 from numdl.data.augment import random_shift
 from numdl.data.dataset import Dataset, atomic_write
 from numdl.nn.losses import SoftmaxCrossEntropy
-from numdl.nn.models import MLP
+from numdl.nn.models import DROPOUT_STREAM, MLP
+from numdl.nn.regularization import add_l1_subgradient
 from numdl.optim import Optimizer, make_optimizer
+from numdl.optim.clipping import clip_grad_norm
 from numdl.optim.schedules import Schedule, make_schedule
 
 __all__ = [
     "EpochStats",
     "TrainingDiverged",
+    "epochs_since_best",
     "evaluate",
     "train",
 ]
@@ -59,6 +71,7 @@ __all__ = [
 LOG_FIELDS = [
     "epoch",
     "train_loss",
+    "train_acc",
     "val_loss",
     "val_acc",
     "lr",
@@ -73,6 +86,7 @@ class EpochStats:
 
     epoch: int
     train_loss: float
+    train_acc: float
     val_loss: float
     val_acc: float
     lr: float
@@ -82,7 +96,8 @@ class EpochStats:
     def line(self, epochs: int) -> str:
         return (
             f"epoch {self.epoch:>3}/{epochs}  train loss {self.train_loss:.4f}  "
-            f"val loss {self.val_loss:.4f}  val acc {100 * self.val_acc:6.2f}%  "
+            f"train acc {100 * self.train_acc:6.2f}%  val loss {self.val_loss:.4f}  "
+            f"val acc {100 * self.val_acc:6.2f}%  "
             f"lr {self.lr:.4g}  {self.epoch_seconds:6.2f} s  "
             f"{self.samples_per_second:,.0f} samples/s"
         )
@@ -103,6 +118,12 @@ def evaluate(model: MLP, x: Any, y: Any, *, batch_size: int = 10000) -> tuple[fl
     return total_loss / x.shape[0], correct / x.shape[0]
 
 
+def _dropout_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The generator of the dropout masks in ``epoch``: a stream apart from the shuffle's,
+    seeded with ``(seed, epoch, DROPOUT_STREAM)``, so a resumed run draws the same masks."""
+    return np.random.default_rng([seed, epoch, DROPOUT_STREAM])
+
+
 def _epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The generator for everything random in ``epoch`` (shuffle, augmentation)."""
     return np.random.default_rng([seed, epoch])
@@ -117,6 +138,8 @@ def build(
         [n_features, *config.hidden, n_classes],
         activation=config.activation,
         init=config.init,
+        norm=None if config.norm == "none" else config.norm,
+        dropout=config.dropout,
         dtype=dtype,
         seed=config.seed,
     )
@@ -157,7 +180,12 @@ def _checkpoint(
             "n_classes": dataset.n_classes,
         },
     }
-    return Checkpoint(params=model.params.state_dict(), optim=optimizer.state_dict(), meta=meta)
+    return Checkpoint(
+        params=model.params.state_dict(),
+        optim=optimizer.state_dict(),
+        meta=meta,
+        state=model.running_state(),
+    )
 
 
 def _resume_state(ckpt: Checkpoint, config: TrainConfig, path: Path) -> int:
@@ -200,6 +228,25 @@ def _make_dirs(path: Path) -> list[Path]:
     return created
 
 
+def _add_new_log_columns(path: Path, history: list[dict[str, float]]) -> None:
+    """Give a ``log.csv`` written before a column was added (``train_acc``) the current
+    columns, its rows rewritten from the checkpoint's history (values it lacks empty), so that
+    the run can resume; any other header is left for :class:`CSVLogger` to refuse."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+    if header is None or not set(header) < set(LOG_FIELDS):
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, LOG_FIELDS, restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    with atomic_write(path) as handle:
+        handle.write(text.getvalue().encode())
+
+
 def _remove_incomplete_run(run_dir: Path, created: list[Path]) -> None:
     """Remove what a run that saved no checkpoint wrote: its files, then the folders it made."""
     for name in ("config.json", "log.csv"):
@@ -221,6 +268,7 @@ def train(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     on_start: Callable[[], None] | None = None,
+    monitor: Monitor | None = None,
 ) -> dict[str, Any]:
     """Train an MLP on ``dataset`` per ``config``, checkpointing into ``run_dir``.
 
@@ -249,12 +297,16 @@ def train(
     on_start : callable, optional
         Called once, after every check and before anything is written (the CLI prints its
         header there).
+    monitor : Monitor, optional
+        Records the training dynamics every ``monitor.every`` steps into ``monitor.csv`` and
+        ``monitor.npz`` (:mod:`numdl.app.monitor`); ``None`` (default): nothing runs.
 
     Returns
     -------
     dict
         ``history`` (list of per-epoch dicts), ``best_val_acc``, ``model`` (the final model),
-        ``best_path``.
+        ``best_path``, ``stopped_early`` (the message when ``config.patience`` ended the run,
+        else ``None``).
 
     Raises
     ------
@@ -288,6 +340,7 @@ def train(
         start_epoch = _resume_state(ckpt, config, last_path)
         try:
             model.params.load_state_dict(ckpt.params)
+            model.load_running_state(ckpt.state)
             optimizer.load_state_dict(ckpt.optim)
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{last_path} does not fit this model: {exc}") from None
@@ -304,7 +357,11 @@ def train(
     try:
         with atomic_write(run_dir / "config.json") as handle:
             handle.write(json.dumps(dataclasses.asdict(config), indent=2).encode())
-        best = _run_epochs(
+        if resume:
+            _add_new_log_columns(run_dir / "log.csv", history)
+        if monitor is not None:
+            monitor.start(run_dir, resume_epoch=start_epoch if resume else None)
+        best, stopped = _run_epochs(
             config,
             dataset,
             (x_train, y_train, x_val, y_val),
@@ -315,12 +372,19 @@ def train(
             run_dir,
             progress=progress,
             echo=echo,
+            monitor=monitor,
         )
     except BaseException:
         if not resume and not last_path.exists():
             _remove_incomplete_run(run_dir, created)
         raise
-    return {"history": history, "best_val_acc": best, "model": model, "best_path": best_path}
+    return {
+        "history": history,
+        "best_val_acc": best,
+        "model": model,
+        "best_path": best_path,
+        "stopped_early": stopped,
+    }
 
 
 def _run_epochs(
@@ -335,8 +399,10 @@ def _run_epochs(
     *,
     progress: bool,
     echo: Callable[[str], None],
-) -> float:
-    """The epochs of :func:`train`: append to ``history``, checkpoint each; the best val acc."""
+    monitor: Monitor | None = None,
+) -> tuple[float, str | None]:
+    """The epochs of :func:`train`: append to ``history``, checkpoint each; the best val acc,
+    and the early-stopping message when ``config.patience`` ended the run."""
     xp = _backend.current().xp
     x_train, y_train, x_val, y_val = arrays
     model, optimizer, schedule = parts
@@ -346,14 +412,20 @@ def _run_epochs(
     loss_fn = SoftmaxCrossEntropy()
     x_buf = xp.empty((config.batch_size, n_features), dtype=x_train.dtype)
     y_buf = xp.empty(config.batch_size, dtype=y_train.dtype)
+    l1_scratch = xp.empty(model.params.n_decayed, model.params.dtype) if config.l1 else None
     bar_factory = _progress_bar if progress else None
+    stopped = _early_stop(config, history, best_path)
+    if stopped is not None:  # a resumed run that had already stopped
+        echo(stopped)
+        return best, stopped
 
     with CSVLogger(run_dir / "log.csv", LOG_FIELDS) as log:
         for epoch in epochs:
             rng = _epoch_rng(config.seed, epoch)
+            model.set_dropout_generator(_dropout_rng(config.seed, epoch))
             order = xp.asarray(rng.permutation(n))
             t0 = time.perf_counter()
-            loss_sum = 0.0
+            loss_sum, correct = 0.0, 0
             bar = (
                 bar_factory(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}")
                 if bar_factory
@@ -371,7 +443,8 @@ def _run_epochs(
                     xb[...] = xp.asarray(shifted.reshape(xb.shape))
                 global_step = epoch * steps_per_epoch + step
                 optimizer.lr = schedule(global_step)
-                loss, dlogits = loss_fn(model.forward(xb), yb)
+                logits = model.forward(xb)
+                loss, dlogits = loss_fn(logits, yb)
                 loss = float(loss)
                 if not math.isfinite(loss):
                     saved = (
@@ -383,8 +456,19 @@ def _run_epochs(
                         f"the loss became {loss} at epoch {epoch + 1}, step {step + 1} "
                         f"(learning rate {optimizer.lr:.4g}); try a smaller --lr; {saved}"
                     )
+                # train_acc: the batch as it is trained, from its logits, before the update
+                correct += int((logits.argmax(axis=1) == yb).sum())
                 model.backward(dlogits, overwrite_grad=True)
+                if config.l1:  # + λ·sign(w): the L1 term's share of the gradient (eq. 7.20)
+                    add_l1_subgradient(model.params, config.l1, scratch=l1_scratch)
+                if config.clip_grad_norm:  # on the whole gradient, before the update
+                    clip_grad_norm(model.params, config.clip_grad_norm)
+                watch = monitor is not None and monitor.due(global_step)
+                if watch:
+                    monitor.before_step(model, xb, global_step, epoch + 1)
                 optimizer.step()
+                if watch:
+                    monitor.after_step(model)
                 loss_sum += loss * idx.shape[0]
                 if bar is not None:
                     bar.update(1)
@@ -397,7 +481,14 @@ def _run_epochs(
                 evaluate(model, x_val, y_val) if len(dataset.val) else (math.nan, math.nan)
             )
             stats = EpochStats(
-                epoch + 1, loss_sum / n, val_loss, val_acc, optimizer.lr, seconds, n / seconds
+                epoch + 1,
+                loss_sum / n,
+                correct / n,
+                val_loss,
+                val_acc,
+                optimizer.lr,
+                seconds,
+                n / seconds,
             )
             history.append(dataclasses.asdict(stats))
             log.log(**dataclasses.asdict(stats))
@@ -408,7 +499,35 @@ def _run_epochs(
             save_checkpoint(last_path, ckpt)
             if improved:
                 save_checkpoint(best_path, ckpt)
-    return best
+            if monitor is not None:
+                monitor.write()
+            stopped = _early_stop(config, history, best_path)
+            if stopped is not None:
+                echo(stopped)
+                break
+    return best, stopped
+
+
+def epochs_since_best(history: list[dict[str, float]]) -> int:
+    """Epochs since validation accuracy last improved (0: the last epoch was the best)."""
+    accs = [row["val_acc"] for row in history]
+    return len(accs) - 1 - int(np.argmax(accs)) if accs else 0
+
+
+def _early_stop(
+    config: TrainConfig, history: list[dict[str, float]], best_path: Path
+) -> str | None:
+    """Early stopping (ch. 7.8): why the run stops, when validation accuracy has not improved
+    for ``config.patience`` epochs; ``None`` to go on (always, with patience 0)."""
+    waited = epochs_since_best(history)
+    if config.patience == 0 or waited < config.patience:
+        return None
+    best = len(history) - waited
+    return (
+        f"stopped early after epoch {len(history)}: validation accuracy has not improved for "
+        f"{plural(waited, 'epoch')} (patience {config.patience}); the best, "
+        f"{100 * history[best - 1]['val_acc']:.2f}% at epoch {best}, is {best_path}"
+    )
 
 
 def _progress_bar(total: int, desc: str) -> Any:
@@ -426,9 +545,15 @@ def model_from_checkpoint(ckpt: Checkpoint) -> MLP:
         raise CheckpointError("checkpoint metadata lacks the model configuration")
     try:
         model = MLP(
-            cfg["sizes"], activation=cfg["activation"], init=cfg["init"], dtype=cfg["dtype"]
+            cfg["sizes"],
+            activation=cfg["activation"],
+            init=cfg["init"],
+            norm=cfg.get("norm"),  # absent from checkpoints before normalisation: none
+            dropout=cfg.get("dropout", 0.0),
+            dtype=cfg["dtype"],
         )
         model.params.load_state_dict(ckpt.params)
+        model.load_running_state(ckpt.state)
     except (ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"checkpoint does not match its model configuration: {exc}") from None
     return model

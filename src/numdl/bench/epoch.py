@@ -59,20 +59,20 @@ class Batches:
 Runner = Callable[[Batches, int, int], tuple[float, float]]
 
 
-def numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
+def numdl_model(n_features: int, n_classes: int, steps: int, norm: str = "none") -> tuple[Any, Any]:
     from numdl.app.config import TrainConfig
     from numdl.app.training import build
 
-    model, optimizer, _ = build(TrainConfig(epochs=1), n_features, n_classes, steps)
+    model, optimizer, _ = build(TrainConfig(epochs=1, norm=norm), n_features, n_classes, steps)
     return model, optimizer
 
 
-def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
+def _numdl_runner(backend_name: str, n_features: int, n_classes: int, norm: str = "none") -> Runner:
     """numdl's MLP trained exactly as ``numdl train`` does (gathering included)."""
     import numdl
     from numdl.nn.losses import SoftmaxCrossEntropy
 
-    model, optimizer = numdl_model(n_features, n_classes, 1)
+    model, optimizer = numdl_model(n_features, n_classes, 1, norm)
     loss_fn = SoftmaxCrossEntropy()
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
@@ -195,6 +195,8 @@ def bench_epoch(
         out: dict[str, Runner] = {}
         if "numba" in modules:
             out["numdl-numba"] = _numdl_runner("numba", n_features, n_classes)
+            # the same model with --norm batch (Linear, BatchNorm + ReLU, Linear)
+            out["numdl-numba BatchNorm"] = _numdl_runner("numba", n_features, n_classes, "batch")
         out["numdl-numpy"] = _numdl_runner("numpy", n_features, n_classes)
         if torch is not None:
             out["torch"] = _torch_runner(torch, n_features, n_classes)

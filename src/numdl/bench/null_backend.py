@@ -14,13 +14,18 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "adamw_update",
+    "batchnorm_backward",
+    "batchnorm_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
     "momentum_update",
+    "rmsprop_update",
 ]
 
 
@@ -32,6 +37,17 @@ def linear_forward(x: Any, w: Any, b: Any, relu: bool, out: Any) -> Any:
 def linear_backward(
     grad_out: Any, x: Any, w: Any, out: Any, relu: bool, dz: Any, dx: Any, dw: Any, db: Any
 ) -> None:
+    """No work."""
+
+
+def batchnorm_forward(
+    x: Any, gamma: Any, beta: Any, eps: float, relu: bool, out: Any, mean: Any, var: Any
+) -> Any:
+    """No work: returns ``out`` unwritten."""
+    return out
+
+
+def batchnorm_backward(*args: Any) -> None:
     """No work."""
 
 
@@ -55,4 +71,16 @@ def momentum_update(*args: Any) -> None:
 
 
 def adamw_update(*args: Any) -> None:
+    """No work."""
+
+
+def adam_update(*args: Any) -> None:
+    """No work."""
+
+
+def rmsprop_update(*args: Any) -> None:
+    """No work."""
+
+
+def adagrad_update(*args: Any) -> None:
     """No work."""

@@ -83,6 +83,24 @@ def _torch_op(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any
             return loss, torch.autograd.grad(loss, logits)
 
         return loss_and_grad
+    adaptive = {  # the registry cases' hyperparameters
+        "adam_update": lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=1e-2, foreach=True),
+        "rmsprop_update": lambda p: torch.optim.RMSprop(
+            p, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=1e-2, foreach=True
+        ),
+        "rmsprop_momentum_update": lambda p: torch.optim.RMSprop(
+            p, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=1e-2, momentum=0.9, foreach=True
+        ),
+        "adagrad_update": lambda p: torch.optim.Adagrad(
+            p, lr=1e-2, eps=1e-10, weight_decay=1e-2, foreach=True
+        ),
+    }
+    if name in adaptive:
+        param = torch.nn.Parameter(t("param"))
+        param.grad = t("grad")
+        opt = adaptive[name]([param])
+        opt.step()  # creates the state
+        return opt.step
     if name in ("momentum_update", "nesterov_update", "adamw_update"):
         param = torch.nn.Parameter(t("param"))
         param.grad = t("grad")
@@ -101,6 +119,18 @@ def _torch_op(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any
             )
         opt.step()  # creates the state (momentum buffer / moments)
         return opt.step
+    if name.startswith("batchnorm_"):
+        x, gamma, beta, eps, relu = t("x"), t("gamma"), t("beta"), inputs["eps"], inputs["relu"]
+
+        def bn(x: Any, gamma: Any, beta: Any) -> Any:
+            y = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+            return F.relu(y) if relu else y
+
+        if name.startswith("batchnorm_forward"):
+            return lambda: bn(x, gamma, beta)
+        wrt = tuple(a.requires_grad_(True) for a in (x, gamma, beta))
+        out, grad = bn(*wrt), t("grad_out")
+        return lambda: torch.autograd.grad(out, wrt, grad, retain_graph=True)
     return None
 
 

@@ -76,6 +76,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         add("MNIST epoch: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
         add("MNIST epoch: PyTorch ÷ numdl-numba", t.get("torch"), numba, 1.5)
         add("MNIST epoch: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.3)
+        bn = t.get("numdl-numba BatchNorm")
+        add("MNIST epoch: numdl-numba BatchNorm ÷ numdl-numba", bn, numba, 1.15, True)
     for row in report.get("ops", []):
         impls = row["impls"]
         if row["dtype"] != "float32":

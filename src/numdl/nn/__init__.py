@@ -3,7 +3,8 @@
 A network's names are exported here (``numdl.nn.MLP``, ``numdl.nn.Linear``, …); the
 modules hold one topic each:
 
-- :mod:`~numdl.nn.layers`: layers by family, each with a hand-written backward pass;
+- :mod:`~numdl.nn.layers`: layers by family, each with a hand-written backward pass
+  (linear, activations, normalisation: BatchNorm and LayerNorm, dropout);
 - :mod:`~numdl.nn.models`: :class:`Sequential` and the report's :class:`MLP` (eqs. 26–27);
 - :mod:`~numdl.nn.losses`: cross-entropy from logits (eqs. 18–19), binary cross-entropy;
 - :mod:`~numdl.nn.activations`: the activation functions and their derivatives;
@@ -11,19 +12,25 @@ modules hold one topic each:
 - :mod:`~numdl.nn.params`: the flat parameter buffer every model owns;
 - :mod:`~numdl.nn.buffers`: write generations of reused buffers, so that no backward pass
   computes from an array overwritten after its forward;
-- :mod:`~numdl.nn.regularization`: the L2 penalty (eq. 20), weights versus biases.
+- :mod:`~numdl.nn.regularization`: the L2 (eq. 20) and L1 (§7.1.2) penalties, weights versus
+  biases.
 """
 
 from numdl.nn.layers.activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from numdl.nn.layers.base import Layer
+from numdl.nn.layers.dropout import Dropout
 from numdl.nn.layers.linear import Linear
+from numdl.nn.layers.normalization import BatchNorm, LayerNorm
 from numdl.nn.losses import SoftmaxCrossEntropy
 from numdl.nn.models import MLP, Sequential
 from numdl.nn.params import Parameters, ParamSpec
 
 __all__ = [
     "MLP",
+    "BatchNorm",
+    "Dropout",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "ParamSpec",

@@ -18,6 +18,7 @@ from numdl.core.validation import (
     as_array,
     as_generator,
     check_bool,
+    check_in_range,
     check_int,
     check_ndim,
     is_sequence,
@@ -25,10 +26,12 @@ from numdl.core.validation import (
 from numdl.nn.buffers import lookup, mark_written, root_of
 from numdl.nn.layers.activation import LeakyReLU, Sigmoid, Tanh
 from numdl.nn.layers.base import Layer
+from numdl.nn.layers.dropout import Dropout
 from numdl.nn.layers.linear import Linear
+from numdl.nn.layers.normalization import BatchNorm, LayerNorm
 from numdl.nn.params import Parameters
 
-__all__ = ["ACTIVATIONS", "MLP", "Sequential"]
+__all__ = ["ACTIVATIONS", "DROPOUT_STREAM", "MLP", "NORMS", "Sequential"]
 
 
 class Sequential(Layer):
@@ -296,10 +299,24 @@ ACTIVATIONS: dict[str, type[Layer] | None] = {
 }
 
 
-class MLP(Sequential):
-    """h_k = act(h_{k−1} W_k + b_k) for the hidden layers, logits = h W_out + b_out.
+#: Normalisations an MLP can place between a hidden Linear and its activation.
+NORMS: dict[str, type[Layer]] = {"batch": BatchNorm, "layer": LayerNorm}
 
-    With ``sizes=(784, 512, 10)`` this is the report's MNIST model (eqs. 26–27).
+#: The dropout masks' generator is seeded with ``[seed, DROPOUT_STREAM]`` (and the trainer's
+#: per-epoch one with ``[seed, epoch, DROPOUT_STREAM]``): a stream of its own, apart from the
+#: initialisation (``seed``) and the trainer's shuffles (``[seed, epoch]``).
+DROPOUT_STREAM = 0x64726F70  # "drop"
+
+
+class MLP(Sequential):
+    """h_k = drop(act(norm(h_{k−1} W_k + b_k))) for the hidden layers, logits = h W_out + b_out.
+
+    With ``sizes=(784, 512, 10)`` this is the report's MNIST model (eqs. 26–27). Without
+    normalisation the ReLU is fused into the Linear layer; with ``norm`` each hidden layer is
+    Linear, then :class:`~numdl.nn.BatchNorm` or :class:`~numdl.nn.LayerNorm` (the ReLU fused
+    into it), then the activation layer if it is not ReLU, then :class:`~numdl.nn.Dropout`
+    when ``dropout > 0``. Every layer takes a number (``layer{i}``) in that order. The Linear
+    layers keep their bias before a normalisation (redundant there: its gradient is zero).
 
     Parameters
     ----------
@@ -307,17 +324,24 @@ class MLP(Sequential):
         Layer widths from input to output, at least two.
     activation : {"relu", "leaky_relu", "sigmoid", "tanh"}, default "relu"
     init : str, default "glorot_uniform"
+    norm : {None, "batch", "layer"}, default None
+        Normalisation before each hidden activation (γ, β without weight decay).
+    dropout : float in [0, 1), default 0.0
+        Dropout probability after each hidden activation (0: no Dropout layers).
     dtype : float32 or float64, default float32
     seed : int >= 0 or numpy Generator, default 0
+        Seeds the initialisation; the dropout masks come from
+        ``default_rng([seed, DROPOUT_STREAM])`` (from a Generator: from a seed drawn from
+        it after the initialisation). :meth:`set_dropout_generator` replaces it.
 
     Raises
     ------
     TypeError
-        If ``sizes`` is not a sequence of ints, ``activation`` or ``init`` not a string, or
-        ``dtype``/``seed`` are of the wrong kind.
+        If ``sizes`` is not a sequence of ints, ``activation``, ``init`` or ``norm`` not a
+        string, ``dropout`` not a number, or ``dtype``/``seed`` are of the wrong kind.
     ValueError
-        If fewer than two sizes are given, a size is < 1, or ``activation``/``init`` are
-        unknown.
+        If fewer than two sizes are given, a size is < 1, ``activation``/``init``/``norm``
+        are unknown, or ``dropout`` is outside [0, 1).
     """
 
     def __init__(
@@ -326,6 +350,8 @@ class MLP(Sequential):
         *,
         activation: str = "relu",
         init: str = "glorot_uniform",
+        norm: str | None = None,
+        dropout: float = 0.0,
         dtype: Any = np.float32,
         seed: Any = 0,
     ) -> None:
@@ -343,22 +369,90 @@ class MLP(Sequential):
             )
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if norm is not None and not isinstance(norm, str):
+            raise TypeError(
+                f"norm must be None or a string, one of {sorted(NORMS)}, got {type(norm).__name__}"
+            )
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"norm must be None or one of {sorted(NORMS)}, got {norm!r}")
+        dropout = check_in_range(dropout, "dropout", 0.0, 1.0)
+        relu = activation == "relu"
         layers: list[Layer] = []
         n_linear = len(sizes) - 1
         for i, (d_in, d_out) in enumerate(itertools.pairwise(sizes)):
             hidden = i < n_linear - 1
-            layers.append(Linear(d_in, d_out, relu=hidden and activation == "relu", init=init))
+            layers.append(Linear(d_in, d_out, relu=hidden and relu and norm is None, init=init))
+            if not hidden:
+                continue
+            if norm is not None:
+                layers.append(NORMS[norm](d_out, relu=relu))
             standalone = ACTIVATIONS[activation]
-            if hidden and standalone is not None:
+            if standalone is not None:
                 layers.append(standalone())
+            if dropout > 0:
+                layers.append(Dropout(dropout))
         super().__init__(layers, dtype=dtype, seed=seed)
+        if isinstance(seed, np.random.Generator):
+            self.set_dropout_generator(np.random.default_rng(seed.integers(2**63)))
+        else:
+            self.set_dropout_generator(np.random.default_rng([seed, DROPOUT_STREAM]))
         self.config = {
             "sizes": sizes,
             "activation": activation,
             "init": init,
+            "norm": norm,
+            "dropout": dropout,
             "dtype": np.dtype(dtype).name,
         }
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.config["sizes"])
-        return f"MLP({sizes}, activation={self.config['activation']!r}, dtype={self.dtype})"
+        extra = "" if self.config["norm"] is None else f", norm={self.config['norm']!r}"
+        if self.config["dropout"]:
+            extra += f", dropout={self.config['dropout']}"
+        act = self.config["activation"]
+        return f"MLP({sizes}, activation={act!r}{extra}, dtype={self.dtype})"
+
+    def set_dropout_generator(self, rng: np.random.Generator) -> None:
+        """Draw every Dropout layer's masks from ``rng`` (shared, in forward order)."""
+        rng = as_generator(rng, "rng")
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.set_generator(rng)
+
+    def running_state(self) -> dict[str, np.ndarray]:
+        """The non-trainable state (BatchNorm running averages) by name, as host copies:
+        ``"layer{i}.running_mean"``, ``"layer{i}.running_var"``; empty without BatchNorm."""
+        return {
+            f"layer{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, BatchNorm)
+            for name, value in layer.running_state().items()
+        }
+
+    def load_running_state(self, state: Any) -> None:
+        """Load what :meth:`running_state` returns; every name and shape must match.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``state`` is not such a mapping, or an entry is missing, extra or invalid
+            (see :meth:`BatchNorm.load_running_state`). Nothing is written then.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays by name, got {type(state).__name__}")
+        expected = set(self.running_state())
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ValueError(
+                f"state does not match the model's running statistics: missing {missing}, "
+                f"unexpected {extra}"
+            )
+        names = ("running_mean", "running_var")
+        checked = [  # every layer's entries, before any is written
+            (layer, layer.check_running_state({k: state[f"layer{i}.{k}"] for k in names}))
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, BatchNorm)
+        ]
+        for layer, values in checked:
+            layer.load_running_state(values)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from numdl.core.backend import OPS
+from numdl.core.hotpaths import normalization as _hotpaths
 
 __all__ = ["CASES", "VALUE_KINDS", "OpCase", "case", "copy_inputs"]
 
@@ -164,6 +165,39 @@ def _call_linear_backward(m: ModuleType, a: Inputs) -> Any:
     return m.linear_backward(*args)
 
 
+def _make_batchnorm(relu: bool, backward: bool, inplace: bool = False) -> Maker:
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        b, f = shape
+        inputs: Inputs = {
+            "x": _values(rng, dtype, (b, f), kind, scale=2.0, special=False) + dtype.type(0.5),
+            "gamma": 1 + _values(rng, dtype, (f,), "normal", scale=0.2),
+            "beta": _values(rng, dtype, (f,), "normal", scale=0.1),
+            "eps": 1e-5,
+            "relu": relu,
+            "out": np.empty((b, f), dtype),
+            "mean": np.empty(f, dtype),
+            "var": np.empty(f, dtype),
+        }
+        if backward:
+            a = inputs
+            _hotpaths.batchnorm_forward(
+                a["x"], a["gamma"], a["beta"], 1e-5, relu, a["out"], a["mean"], a["var"]
+            )
+            inputs["grad_out"] = _values(rng, dtype, (b, f), kind, special=False)
+            inputs["dx"] = "grad_out" if inplace else np.empty((b, f), dtype)
+            inputs["dgamma"] = np.empty(f, dtype)
+            inputs["dbeta"] = np.empty(f, dtype)
+        return inputs
+
+    return make
+
+
+def _call_batchnorm_backward(m: ModuleType, a: Inputs) -> Any:
+    dx = a["grad_out"] if isinstance(a["dx"], str) else a["dx"]
+    args = (a["grad_out"], a["x"], a["gamma"], a["out"], a["mean"], a["var"], a["eps"])
+    return m.batchnorm_backward(*args, a["relu"], dx, a["dgamma"], a["dbeta"])
+
+
 def _make_update(states: tuple[str, ...], decayed: float) -> Maker:
     def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
         (n,) = shape
@@ -174,7 +208,8 @@ def _make_update(states: tuple[str, ...], decayed: float) -> Maker:
         }
         for name in states:
             base = _values(rng, dtype, (n,), "normal", scale=0.1)
-            inputs[name] = np.abs(base) if name == "v" else base
+            # second-moment accumulators are non-negative
+            inputs[name] = np.abs(base) if name in ("v", "square_avg", "sum_sq") else base
         return inputs
 
     return make
@@ -192,6 +227,8 @@ _LINEAR_SHAPES = {
     "large": (256, 784, 512),
 }
 _ROW_SHAPES = {"tiny": (1, 1), "small": (33, 70), "mnist": (256, 10), "large": (2048, 32000)}
+#: Batch normalisation: (B, F), a batch of the hidden layer's pre-activations.
+_NORM_SHAPES = {"tiny": (1, 1), "small": (37, 23), "mnist": (256, 512), "large": (2048, 4096)}
 _FLAT_SHAPES = {"tiny": (1,), "small": (1000,), "mnist": (407_050,), "large": (25_000_000,)}
 
 CASES: dict[str, OpCase] = {}
@@ -242,6 +279,37 @@ for _name, _relu, _inplace, _dx in (
             shapes=_LINEAR_SHAPES,
             bytes_moved=lambda s, k: k * (3 * s[0] * s[2] + s[0] * s[1] * 2 + s[1] * s[2] * 2),
             flops=(lambda s: _lin_flops(s, 2)) if not _dx else (lambda s: _lin_flops(s, 3)),
+        )
+    )
+
+for _relu in (True, False):
+    _register(
+        OpCase(
+            name="batchnorm_forward_relu" if _relu else "batchnorm_forward",
+            op="batchnorm_forward",
+            make=_make_batchnorm(_relu, backward=False),
+            call=lambda m, a: m.batchnorm_forward(
+                a["x"], a["gamma"], a["beta"], a["eps"], a["relu"], a["out"], a["mean"], a["var"]
+            ),
+            outputs=("out", "mean", "var"),
+            shapes=_NORM_SHAPES,
+            bytes_moved=lambda s, k: k * (2 * s[0] * s[1] + 4 * s[1]),
+        )
+    )
+for _name, _relu, _inplace in (
+    ("batchnorm_backward_relu", True, False),
+    ("batchnorm_backward_relu_inplace", True, True),
+    ("batchnorm_backward", False, False),
+):
+    _register(
+        OpCase(
+            name=_name,
+            op="batchnorm_backward",
+            make=_make_batchnorm(_relu, backward=True, inplace=_inplace),
+            call=_call_batchnorm_backward,
+            outputs=("grad_out", "dgamma", "dbeta") + (() if _inplace else ("dx",)),
+            shapes=_NORM_SHAPES,
+            bytes_moved=lambda s, k, r=_relu: k * ((3 + r) * s[0] * s[1] + 5 * s[1]),
         )
     )
 
@@ -306,5 +374,55 @@ _register(
         outputs=("param", "m", "v"),
         shapes=_FLAT_SHAPES,
         bytes_moved=lambda s, k: 7 * k * s[0],
+    )
+)
+_register(
+    OpCase(
+        name="adam_update",
+        op="adam_update",
+        make=_make_update(("m", "v"), decayed=0.75),
+        call=lambda m, a: m.adam_update(
+            a["param"], a["grad"], a["m"], a["v"], 1e-3, 0.9, 0.999, 1e-8, 1e-2, 7, a["n_decayed"]
+        ),
+        outputs=("param", "m", "v"),
+        shapes=_FLAT_SHAPES,
+        bytes_moved=lambda s, k: 7 * k * s[0],
+    )
+)
+for _momentum in (0.0, 0.9):
+    _register(
+        OpCase(
+            name="rmsprop_momentum_update" if _momentum else "rmsprop_update",
+            op="rmsprop_update",
+            make=_make_update(("square_avg", "momentum_buffer")[: 1 + bool(_momentum)], 0.75),
+            # without momentum the buffer is not touched: an empty one, as numdl.core.ops passes
+            call=lambda m, a, mu=_momentum: m.rmsprop_update(
+                a["param"],
+                a["grad"],
+                a["square_avg"],
+                a["momentum_buffer"] if mu else a["param"][:0],
+                1e-2,
+                0.99,
+                1e-8,
+                1e-2,
+                mu,
+                a["n_decayed"],
+            ),
+            outputs=("param", "square_avg") + (("momentum_buffer",) if _momentum else ()),
+            shapes=_FLAT_SHAPES,
+            bytes_moved=lambda s, k, mu=_momentum: (7 if mu else 5) * k * s[0],
+        )
+    )
+_register(
+    OpCase(
+        name="adagrad_update",
+        op="adagrad_update",
+        make=_make_update(("sum_sq",), decayed=0.75),
+        call=lambda m, a: m.adagrad_update(
+            a["param"], a["grad"], a["sum_sq"], 1e-2, 1e-10, 1e-2, a["n_decayed"]
+        ),
+        outputs=("param", "sum_sq"),
+        shapes=_FLAT_SHAPES,
+        bytes_moved=lambda s, k: 5 * k * s[0],
     )
 )

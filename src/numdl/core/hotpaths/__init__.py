@@ -18,15 +18,27 @@ Equation numbers refer to the textbook report (``shared/seeds/002_*.txt``).
 """
 
 from numdl.core.hotpaths.linear import linear_backward, linear_forward
-from numdl.core.hotpaths.optim import adamw_update, momentum_update
+from numdl.core.hotpaths.normalization import batchnorm_backward, batchnorm_forward
+from numdl.core.hotpaths.optim import (
+    adagrad_update,
+    adam_update,
+    adamw_update,
+    momentum_update,
+    rmsprop_update,
+)
 from numdl.core.hotpaths.softmax import cross_entropy, log_softmax_rows, logsumexp_rows
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "adamw_update",
+    "batchnorm_backward",
+    "batchnorm_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
     "momentum_update",
+    "rmsprop_update",
 ]

@@ -21,16 +21,28 @@ What every op guarantees, by shared mechanisms rather than per-op code:
 """
 
 from numdl.core.ops.linear import linear_backward, linear_forward
-from numdl.core.ops.optim import adamw_update, momentum_update
+from numdl.core.ops.normalization import batchnorm_backward, batchnorm_forward
+from numdl.core.ops.optim import (
+    adagrad_update,
+    adam_update,
+    adamw_update,
+    momentum_update,
+    rmsprop_update,
+)
 from numdl.core.ops.softmax import cross_entropy, log_softmax, logsumexp, softmax
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "adamw_update",
+    "batchnorm_backward",
+    "batchnorm_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax",
     "logsumexp",
     "momentum_update",
+    "rmsprop_update",
     "softmax",
 ]

@@ -28,7 +28,13 @@ from numdl.core.validation import (
     check_writeable_contiguous,
 )
 
-__all__ = ["adamw_update", "momentum_update"]
+__all__ = [
+    "adagrad_update",
+    "adam_update",
+    "adamw_update",
+    "momentum_update",
+    "rmsprop_update",
+]
 
 #: The largest AdamW step the kernels accept: they take ``step`` as a signed 64-bit integer.
 MAX_STEP = 2**63 - 1
@@ -223,3 +229,184 @@ def adamw_update(
     _backend.current().adamw_update(
         p, g, m_, v_, lr, beta1, beta2, eps, weight_decay, step, n_decayed
     )
+
+
+def adam_update(
+    param: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    *,
+    lr: float,
+    step: int,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    n_decayed: int | None = None,
+) -> None:
+    """In-place Adam step t = ``step`` (≥ 1), bias-corrected, with coupled L2 weight decay.
+
+    g = ∇ + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − η m̂/(√v̂ + ε)
+    (textbook Alg. 8.7; ``torch.optim.Adam``). Unlike :func:`adamw_update`, the decay enters
+    the gradient, so the moments see it.
+
+    Parameters
+    ----------
+    param, m, v : arrays, C-contiguous, updated in place
+        Parameters, first and second moment estimates; no two may share memory, nor any
+        of them with ``grad``.
+    grad : array of the same shape and dtype
+    lr : float >= 0
+    step : int in [1, 2**63 − 1]
+        Index of this update (for the bias correction 1 − βᵗ).
+    beta1, beta2 : floats in [0, 1)
+    eps : float > 0
+        Must not underflow to 0 in the arrays' dtype.
+    weight_decay : float >= 0
+        λ of the L2 penalty (λ/2)Σθ² (eq. 20), its gradient λθ added to the first
+        ``n_decayed`` entries of ∇.
+    n_decayed : int, optional
+        See :func:`momentum_update`.
+
+    Raises
+    ------
+    TypeError
+        If an array is not float32/float64 or of another dtype than ``param``, a scalar is
+        not a real number, or ``step``/``n_decayed`` not an integer.
+    ValueError
+        If a shape differs, an in-place array is not writeable and C-contiguous or overlaps
+        another array, a scalar is out of range, overflows (or ``eps`` underflows) in the
+        arrays' dtype. Nothing is written then.
+    """
+    (p, g, m_, v_), checked = _check_update_arrays(param, {"grad": grad, "m": m, "v": v})
+    dtype = p.dtype
+    lr = _scalar(check_positive, lr, "lr", dtype, allow_zero=True)
+    step = check_int(step, "step", minimum=1, maximum=MAX_STEP)
+    beta1 = _scalar(check_in_range, beta1, "beta1", dtype, 0.0, 1.0)
+    beta2 = _scalar(check_in_range, beta2, "beta2", dtype, 0.0, 1.0)
+    eps = _scalar(check_positive, eps, "eps", dtype, nonzero=True)
+    weight_decay = _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True)
+    n_decayed = _n_decayed(n_decayed, p.size)
+    _check_state_disjoint(checked)
+    _backend.current().adam_update(
+        p, g, m_, v_, lr, beta1, beta2, eps, weight_decay, step, n_decayed
+    )
+
+
+def rmsprop_update(
+    param: Any,
+    grad: Any,
+    square_avg: Any,
+    momentum_buffer: Any = None,
+    *,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    n_decayed: int | None = None,
+) -> None:
+    """In-place RMSProp step (textbook Alg. 8.5, as ``torch.optim.RMSprop``, not centred).
+
+    g = ∇ + λθ;  r ← αr + (1−α)g²;  Δ = g/(√r + ε);  θ ← θ − ηΔ, or with momentum μ > 0:
+    b ← μb + Δ, θ ← θ − ηb.
+
+    Parameters
+    ----------
+    param, square_avg : arrays, C-contiguous, updated in place
+        Parameters and the running average r of g²; they must not share memory with each
+        other, ``momentum_buffer`` or ``grad``.
+    grad : array of the same shape and dtype
+    momentum_buffer : array like ``param``, updated in place; required when ``momentum > 0``
+        The momentum b; must be ``None`` when ``momentum == 0`` (there is none to update).
+    lr : float >= 0
+    alpha : float in [0, 1)
+        Decay rate ρ of the average.
+    eps : float > 0
+        Added to √r; must not underflow to 0 in the arrays' dtype.
+    weight_decay : float >= 0
+        λ of the L2 penalty, its gradient λθ added to the first ``n_decayed`` entries of ∇.
+    momentum : float in [0, 1)
+    n_decayed : int, optional
+        See :func:`momentum_update`.
+
+    Raises
+    ------
+    TypeError
+        If an array is not float32/float64 or of another dtype than ``param``, a scalar is
+        not a real number, or ``n_decayed`` not an integer.
+    ValueError
+        If a shape differs, an in-place array is not writeable and C-contiguous or overlaps
+        another array, a scalar is out of range or not representable in the arrays' dtype,
+        or ``momentum_buffer`` is missing with ``momentum > 0`` (or given with 0). Nothing
+        is written then.
+    """
+    named = {"grad": grad, "square_avg": square_avg}
+    if momentum_buffer is not None:
+        named["momentum_buffer"] = momentum_buffer
+    flat, checked = _check_update_arrays(param, named)
+    p, g, r = flat[:3]
+    dtype = p.dtype
+    lr = _scalar(check_positive, lr, "lr", dtype, allow_zero=True)
+    alpha = _scalar(check_in_range, alpha, "alpha", dtype, 0.0, 1.0)
+    eps = _scalar(check_positive, eps, "eps", dtype, nonzero=True)
+    weight_decay = _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True)
+    momentum = _scalar(check_in_range, momentum, "momentum", dtype, 0.0, 1.0)
+    if (momentum > 0) != (momentum_buffer is not None):
+        raise ValueError(
+            f"momentum_buffer must be given exactly when momentum > 0, got momentum={momentum} "
+            f"and momentum_buffer={'None' if momentum_buffer is None else 'an array'}"
+        )
+    n_decayed = _n_decayed(n_decayed, p.size)
+    _check_state_disjoint(checked)
+    b = flat[3] if momentum_buffer is not None else p[:0]  # unused without momentum
+    _backend.current().rmsprop_update(p, g, r, b, lr, alpha, eps, weight_decay, momentum, n_decayed)
+
+
+def adagrad_update(
+    param: Any,
+    grad: Any,
+    sum_sq: Any,
+    *,
+    lr: float,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+    n_decayed: int | None = None,
+) -> None:
+    """In-place AdaGrad step (textbook Alg. 8.4, as ``torch.optim.Adagrad``).
+
+    g = ∇ + λθ;  r ← r + g²;  θ ← θ − η g/(√r + ε).
+
+    Parameters
+    ----------
+    param, sum_sq : arrays, C-contiguous, updated in place
+        Parameters and the accumulated squared gradients r; they must not share memory
+        with each other or with ``grad``.
+    grad : array of the same shape and dtype
+    lr : float >= 0
+    eps : float > 0
+        Added to √r; must not underflow to 0 in the arrays' dtype.
+    weight_decay : float >= 0
+        λ of the L2 penalty, its gradient λθ added to the first ``n_decayed`` entries of ∇.
+    n_decayed : int, optional
+        See :func:`momentum_update`.
+
+    Raises
+    ------
+    TypeError
+        If an array is not float32/float64 or of another dtype than ``param``, a scalar is
+        not a real number, or ``n_decayed`` not an integer.
+    ValueError
+        If a shape differs, an in-place array is not writeable and C-contiguous or overlaps
+        another array, a scalar is out of range or not representable in the arrays' dtype.
+        Nothing is written then.
+    """
+    (p, g, r), checked = _check_update_arrays(param, {"grad": grad, "sum_sq": sum_sq})
+    dtype = p.dtype
+    lr = _scalar(check_positive, lr, "lr", dtype, allow_zero=True)
+    eps = _scalar(check_positive, eps, "eps", dtype, nonzero=True)
+    weight_decay = _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True)
+    n_decayed = _n_decayed(n_decayed, p.size)
+    _check_state_disjoint(checked)
+    _backend.current().adagrad_update(p, g, r, lr, eps, weight_decay, n_decayed)
