@@ -14,6 +14,7 @@ from numdl.core.ops import (
     logsumexp,
     momentum_update,
     softmax,
+    take_rows,
 )
 
 __version__ = "0.1.0"
@@ -31,5 +32,6 @@ __all__ = [
     "momentum_update",
     "set_backend",
     "softmax",
+    "take_rows",
     "use_backend",
 ]

@@ -4,8 +4,9 @@ Exposes the functions of ``numdl.core.hotpaths`` with the same arguments:
 ``linear_forward``, ``linear_backward`` (linear.py: cuBLAS GEMMs through CuPy, fused
 bias/ReLU and mask/column-sum kernels); ``logsumexp_rows``, ``log_softmax_rows``,
 ``cross_entropy`` (softmax.py: online softmax, one pass per row); ``momentum_update``,
-``adamw_update`` (optim.py: grid-stride elementwise updates). Launch settings:
-:func:`configure`, :func:`set_block_size`, :func:`get_config` (``_launch.py``).
+``adamw_update`` (optim.py: grid-stride elementwise updates); ``take_rows`` (gather.py).
+Launch settings: :func:`configure`, :func:`set_block_size`, :func:`get_config`
+(``_launch.py``).
 
 Importing needs a usable CUDA GPU and driver (``numba.cuda.is_available()``) and CuPy, and
 raises ImportError otherwise. Under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``
@@ -35,6 +36,7 @@ if not _SIMULATOR:
 from numdl_kernels.cuda._launch import configure as configure  # noqa: E402
 from numdl_kernels.cuda._launch import get_config as get_config  # noqa: E402
 from numdl_kernels.cuda._launch import set_block_size as set_block_size  # noqa: E402
+from numdl_kernels.cuda.gather import take_rows  # noqa: E402
 from numdl_kernels.cuda.linear import linear_backward, linear_forward  # noqa: E402
 from numdl_kernels.cuda.optim import adamw_update, momentum_update  # noqa: E402
 from numdl_kernels.cuda.softmax import (  # noqa: E402
@@ -56,4 +58,5 @@ __all__ = [
     "log_softmax_rows",
     "logsumexp_rows",
     "momentum_update",
+    "take_rows",
 ]

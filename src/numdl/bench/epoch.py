@@ -1,7 +1,9 @@
 """One MNIST training epoch per implementation (numdl-numba, numdl-numpy, PyTorch), from
 the same initial weights on the same batches, against the GEMM floor (the step's five matrix
-products alone) and the batch gathering alone: the data (:func:`load_epoch_data`), the
-runners, and :func:`bench_epoch`, which interleaves them in chunks of steps.
+products alone) and the batch gathering alone (``np.take``, as the reference and PyTorch's
+runner gather; numdl's runners gather with the backend's ``take_rows``, as ``numdl train``):
+the data (:func:`load_epoch_data`), the runners, and :func:`bench_epoch`, which interleaves
+them in chunks of steps.
 """
 
 from __future__ import annotations
@@ -40,18 +42,29 @@ class Batches:
     def shuffle(self, seed: int) -> None:
         self.order = np.random.default_rng([0, seed]).permutation(self.x.shape[0])
 
-    def gather(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """Gather the batch of ``step`` into the reused buffers; returns views of them."""
+    def gather(self, step: int, take: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Gather the batch of ``step`` into the reused buffers; returns views of them.
+
+        The samples are gathered by ``take(x, index, out=...)`` (numdl's
+        :func:`~numdl.core.ops.take_rows`, as ``numdl train`` does, for numdl's runners),
+        else by ``np.take``; the labels by ``np.take``.
+        """
         idx = self.order[step * self.batch : (step + 1) * self.batch]
         xb, yb = self.x_buf[: idx.shape[0]], self.y_buf[: idx.shape[0]]
-        np.take(self.x, idx, axis=0, out=xb)
+        if take is None:
+            np.take(self.x, idx, axis=0, out=xb)
+        else:
+            take(self.x, idx, out=xb)
         np.take(self.y, idx, axis=0, out=yb)
         return xb, yb
 
-    def range(self, first: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Gather and yield the batches of steps ``first`` to ``stop − 1``."""
+    def range(
+        self, first: int, stop: int, take: Callable | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Gather (with ``take``, as :meth:`gather`) and yield the batches of steps ``first``
+        to ``stop − 1``."""
         for step in range(first, stop):
-            yield self.gather(step)
+            yield self.gather(step, take)
 
 
 #: A runner trains on steps [first, stop) of the current epoch's batches and returns
@@ -79,7 +92,7 @@ def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
         total = 0.0
         t0 = time.perf_counter()
         with numdl.use_backend(backend_name):
-            for xb, yb in batches.range(first, stop):
+            for xb, yb in batches.range(first, stop, numdl.take_rows):
                 loss, dlogits = loss_fn(model.forward(xb), yb)
                 total += float(loss) * xb.shape[0]
                 model.backward(dlogits, overwrite_grad=True)

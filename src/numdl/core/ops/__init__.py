@@ -20,6 +20,7 @@ What every op guarantees, by shared mechanisms rather than per-op code:
   (``validation.as_array``), so every backend reads the same numbers.
 """
 
+from numdl.core.ops.gather import take_rows
 from numdl.core.ops.linear import linear_backward, linear_forward
 from numdl.core.ops.optim import adamw_update, momentum_update
 from numdl.core.ops.softmax import cross_entropy, log_softmax, logsumexp, softmax
@@ -33,4 +34,5 @@ __all__ = [
     "logsumexp",
     "momentum_update",
     "softmax",
+    "take_rows",
 ]

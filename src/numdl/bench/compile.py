@@ -1,0 +1,125 @@
+"""Filling Numba's cache ahead of time (``numdl compile``): every kernel of the ``numba``
+backend, in each dtype (and, on request, in its parallel flavour), so that no run compiles.
+
+Every registry case (:data:`numdl.testing.registry.CASES`) is called once per dtype on its
+"tiny" inputs, with the kernels' serial paths (and then, with ``parallel``, with their
+parallel paths forced by ``set_parallel_min_size(0)``): a kernel's specialisations depend on the
+argument types (dtype, layout, flags), not on the sizes, so this compiles every
+specialisation a run can reach. Numba writes each one to its on-disk cache (``cache=True``)
+— next to the installed kernels when that directory is writable, else in the per-user
+cache directory, or in ``NUMBA_CACHE_DIR`` when set.
+
+With ``jobs > 1`` the kernel families (one module each: linear, softmax, optim, gather)
+compile in that many processes at once. They share no compiled function, so no two
+processes write the same cache entry; were they to (two runs started together), Numba
+replaces index files atomically and the loser of the race only recompiles later
+(``tests/kernels/test_cache_concurrency.py``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compile_kernels"]
+
+DTYPES = ("float32", "float64")
+
+
+def _families() -> dict[str, list[str]]:
+    """Registry case names grouped by the kernel module that implements their op."""
+    import numdl_kernels.cpu as kernels
+    from numdl.testing.registry import CASES
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, case in CASES.items():
+        groups[getattr(kernels, case.op).__module__].append(name)
+    return dict(groups)
+
+
+def _dispatchers(module_names: list[str]) -> list[Any]:
+    """Every Numba dispatcher defined in the kernel modules ``module_names``."""
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    found = []
+    for module_name in module_names:
+        module = importlib.import_module(module_name)
+        found += [v for v in vars(module).values() if isinstance(v, Dispatcher)]
+    return found
+
+
+def _compile_cases(
+    case_names: list[str], dtypes: tuple[str, ...], parallel: bool
+) -> dict[str, Any]:
+    """Call ``case_names`` on the numba kernels in each dtype (serial, then parallel paths)."""
+    import numdl_kernels.cpu as kernels
+    from numdl.testing.registry import CASES
+    from numdl_kernels.cpu._threads import set_parallel_min_size
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    modules = sorted({getattr(kernels, CASES[n].op).__module__ for n in case_names})
+    for forced in (False, True) if parallel else (False,):
+        previous = set_parallel_min_size(0) if forced else None
+        try:
+            for dtype in dtypes:
+                for name in case_names:
+                    case = CASES[name]
+                    inputs = case.make(rng, np.dtype(dtype), case.shapes["tiny"], "normal")
+                    case.call(kernels, inputs)
+        finally:
+            if previous is not None:
+                set_parallel_min_size(previous)
+    compiled = loaded = 0
+    cache_dirs = set()
+    for d in _dispatchers(modules):
+        hits = sum(d.stats.cache_hits.values())
+        loaded += hits
+        compiled += len(d.signatures) - hits
+        if d.stats.cache_path:
+            cache_dirs.add(d.stats.cache_path)
+    return {
+        "seconds": time.perf_counter() - t0,
+        "compiled": compiled,
+        "loaded": loaded,
+        "cache_dirs": sorted(cache_dirs),
+    }
+
+
+def compile_kernels(
+    dtypes: tuple[str, ...] = DTYPES, jobs: int = 1, *, parallel: bool = False
+) -> dict[str, Any]:
+    """Compile (or load from the cache) every numba kernel in ``dtypes``, in ``jobs`` processes;
+    with ``parallel`` also the kernels' parallel flavours (``prange``, used only on buffers of
+    at least :func:`~numdl_kernels.cpu._threads.parallel_min_size` elements; several times
+    dearer to compile than the serial ones).
+
+    Returns the wall-clock ``seconds``, the specialisations ``compiled`` and ``loaded`` from
+    the cache (only dispatchers that were called count), and the ``cache_dirs`` written.
+    """
+    families = _families()
+    t0 = time.perf_counter()
+    if jobs <= 1:
+        parts = [_compile_cases([n for g in families.values() for n in g], dtypes, parallel)]
+    else:
+        # the heaviest family (softmax's exp kernels) first, the others shared out after it
+        ordered = sorted(families.values(), key=len, reverse=True)
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(ordered)), context) as pool:
+            futures = [pool.submit(_compile_cases, g, dtypes, parallel) for g in ordered]
+            parts = [f.result() for f in futures]
+    return {
+        "seconds": time.perf_counter() - t0,
+        "compiled": sum(p["compiled"] for p in parts),
+        "loaded": sum(p["loaded"] for p in parts),
+        "cache_dirs": sorted({d for p in parts for d in p["cache_dirs"]}),
+        "jobs": max(1, min(jobs, len(families))),
+        "dtypes": list(dtypes),
+    }
