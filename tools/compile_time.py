@@ -1,50 +1,57 @@
 """Compile time of the numba backend as a user meets it: the first float32 MNIST training step
 (784-512-10, batch 256) in a fresh process, with an empty Numba cache and then with the cache
-it filled. Usage: ``python tools/compile_time.py``. (asv's ``track_cold_compile_seconds``
-measures every kernel in both dtypes.)"""
+it filled; and filling the cache with every kernel (``numdl compile``). Usage: ``python
+tools/compile_time.py [--repeats N]``. The asv suite tracks the same figures
+(``benchmarks/startup.py``)."""
 
 from __future__ import annotations
 
-import os
+import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
 
-STEP = """
-import time
-import numpy as np
-import numdl
-from numdl.nn.losses import SoftmaxCrossEntropy
-from numdl.nn.models import MLP
-from numdl.optim import make_optimizer
-
-numdl.set_backend("numba")
-rng = np.random.default_rng(0)
-x = rng.random((256, 784), dtype=np.float32)
-y = rng.integers(0, 10, 256)
-model = MLP([784, 512, 10])
-opt = make_optimizer("momentum", model.params, lr=0.01, weight_decay=1e-4)
-t0 = time.perf_counter()
-loss, dlogits = SoftmaxCrossEntropy()(model.forward(x), y)
-model.backward(dlogits, overwrite_grad=True)
-opt.step()
-print(time.perf_counter() - t0)
-"""
+from numdl.bench.compile import first_step_seconds
 
 
-def first_step_seconds(cache_dir: str) -> float:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    done = subprocess.run(
-        [sys.executable, "-c", STEP], env=env, capture_output=True, text=True, check=True
-    )
-    return float(done.stdout.split()[-1])
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s [{min(values):.2f}-{max(values):.2f}]"
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
-        cold = first_step_seconds(cache)
-        warm = first_step_seconds(cache)
-    print(f"first float32 training step: {cold:.2f} s with an empty cache, {warm:.2f} s cached")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="fresh caches (default 3)")
+    args = parser.parse_args()
+    cold, warm, warm_total, fill1, fill2 = [], [], [], [], []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+            cold.append(first_step_seconds(cache)["step"])
+            again = first_step_seconds(cache)
+            warm.append(again["step"])
+            warm_total.append(again["total"])
+        for jobs, into in ((1, fill1), (2, fill2)):
+            with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+                into.append(_fill(cache, jobs))
+    print(f"first float32 training step, empty cache: {_spread(cold)}")
+    print(f"first float32 training step, cached:      {_spread(warm)}")
+    print(f"import numdl + numba backend + first step, cached: {_spread(warm_total)}")
+    print(f"numdl compile (every kernel, both dtypes), empty cache, 1 process:   {_spread(fill1)}")
+    print(f"numdl compile (every kernel, both dtypes), empty cache, 2 processes: {_spread(fill2)}")
+
+
+def _fill(cache: str, jobs: int) -> float:
+    code = (
+        "import time; t=time.perf_counter(); from numdl.bench.compile import compile_kernels; "
+        f"compile_kernels(jobs={jobs}); print(time.perf_counter()-t)"
+    )
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return float(done.stdout.split()[-1])
 
 
 if __name__ == "__main__":

@@ -123,3 +123,49 @@ def compile_kernels(
         "jobs": max(1, min(jobs, len(families))),
         "dtypes": list(dtypes),
     }
+
+
+#: A fresh interpreter's first float32 MNIST-shaped training step (784-512-10, batch 256,
+#: momentum SGD) on the numba backend; prints the seconds of ``import numdl`` and
+#: ``set_backend``, of the first step, and of both together.
+FIRST_STEP = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import numdl
+from numdl.nn.losses import SoftmaxCrossEntropy
+from numdl.nn.models import MLP
+from numdl.optim import make_optimizer
+
+numdl.set_backend("numba")
+t1 = time.perf_counter()
+rng = np.random.default_rng(0)
+data = rng.random((1024, 784), dtype=np.float32)
+y = rng.integers(0, 10, 256)
+model = MLP([784, 512, 10])
+opt = make_optimizer("momentum", model.params, lr=0.01, weight_decay=1e-4)
+t2 = time.perf_counter()
+x = numdl.take_rows(data, rng.permutation(1024)[:256])
+loss, dlogits = SoftmaxCrossEntropy()(model.forward(x), y)
+model.backward(dlogits, overwrite_grad=True)
+opt.step()
+t3 = time.perf_counter()
+print(t1 - t0, t3 - t2, (t1 - t0) + (t3 - t2))
+"""
+
+
+def first_step_seconds(cache_dir: str) -> dict[str, float]:
+    """:data:`FIRST_STEP` in a fresh interpreter with ``NUMBA_CACHE_DIR=cache_dir``: seconds of
+    ``import`` (numdl, and the numba backend with it), of the ``step``, and ``total``."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_STEP], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the first-step script failed ({done.returncode}):\n{done.stderr}")
+    imported, step, total = (float(v) for v in done.stdout.split()[-3:])
+    return {"import": imported, "step": step, "total": total}

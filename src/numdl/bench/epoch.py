@@ -8,9 +8,10 @@ them in chunks of steps.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,20 +73,30 @@ class Batches:
 Runner = Callable[[Batches, int, int], tuple[float, float]]
 
 
-def numdl_model(n_features: int, n_classes: int, steps: int) -> tuple[Any, Any]:
+def numdl_model(
+    n_features: int,
+    n_classes: int,
+    steps: int,
+    hidden: Sequence[int] = (512,),
+    dtype: str = "float32",
+) -> tuple[Any, Any]:
+    """The model and optimiser ``numdl train`` builds (Table 1's, with these widths/dtype)."""
     from numdl.app.config import TrainConfig
     from numdl.app.training import build
 
-    model, optimizer, _ = build(TrainConfig(epochs=1), n_features, n_classes, steps)
+    config = TrainConfig(epochs=1, hidden=list(hidden), dtype=dtype)
+    model, optimizer, _ = build(config, n_features, n_classes, steps)
     return model, optimizer
 
 
-def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
+def _numdl_runner(
+    backend_name: str, n_features: int, n_classes: int, hidden: Sequence[int], dtype: str
+) -> Runner:
     """numdl's MLP trained exactly as ``numdl train`` does (gathering included)."""
     import numdl
     from numdl.nn.losses import SoftmaxCrossEntropy
 
-    model, optimizer = numdl_model(n_features, n_classes, 1)
+    model, optimizer = numdl_model(n_features, n_classes, 1, hidden, dtype)
     loss_fn = SoftmaxCrossEntropy()
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
@@ -102,17 +113,18 @@ def _numdl_runner(backend_name: str, n_features: int, n_classes: int) -> Runner:
     return run
 
 
-def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
+def _torch_runner(
+    torch: Any, n_features: int, n_classes: int, hidden: Sequence[int], dtype: str
+) -> Runner:
     """The same model, initial weights, optimiser and batches in PyTorch."""
     nn = torch.nn
-    reference, _ = numdl_model(n_features, n_classes, 1)
+    reference, _ = numdl_model(n_features, n_classes, 1, hidden, dtype)
     linears = [layer for layer in reference.layers if hasattr(layer, "W")]
-    model = nn.Sequential(
-        nn.Linear(linears[0].W.shape[0], linears[0].W.shape[1]),
-        nn.ReLU(),
-        nn.Linear(linears[1].W.shape[0], linears[1].W.shape[1]),
-    )
-    torch_linears = [model[0], model[2]]
+    torch_linears = [nn.Linear(*layer.W.shape, dtype=getattr(torch, dtype)) for layer in linears]
+    stack: list[Any] = []
+    for layer in torch_linears:
+        stack += [layer, nn.ReLU()]
+    model = nn.Sequential(*stack[:-1])
     with torch.no_grad():
         for ours, theirs in zip(linears, torch_linears, strict=True):
             theirs.weight.copy_(torch.from_numpy(np.ascontiguousarray(ours.W.T)))
@@ -144,28 +156,32 @@ def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
     return run
 
 
-def gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) -> Runner:
-    """The step's five GEMMs alone on each batch; only the GEMMs are counted."""
+def gemm_floor_runner(
+    batch: int, n_features: int, n_classes: int, dtype: Any, hidden: Sequence[int] = (512,)
+) -> Runner:
+    """The step's GEMMs alone on each batch (only they are counted): per layer l the forward
+    A_{l−1}·W_l, the weight gradient A_{l−1}ᵀ·dZ_l, and dZ_l·W_lᵀ for every layer but the
+    first (784-512-10: X·W1, Xᵀ·dZ1, H·W2, Hᵀ·dZ2, dZ2·W2ᵀ)."""
     rng = np.random.default_rng(1)
-    d_hidden = 512
-    w1 = rng.standard_normal((n_features, d_hidden)).astype(dtype)
-    w2 = rng.standard_normal((d_hidden, n_classes)).astype(dtype)
-    h = np.empty((batch, d_hidden), dtype)
-    logits = np.empty((batch, n_classes), dtype)
-    dz1 = rng.standard_normal((batch, d_hidden)).astype(dtype)
-    dz2 = rng.standard_normal((batch, n_classes)).astype(dtype)
-    dw1, dw2, dh = np.empty_like(w1), np.empty_like(w2), np.empty((batch, d_hidden), dtype)
+    sizes = [n_features, *hidden, n_classes]
+    ws = [rng.standard_normal(shape).astype(dtype) for shape in itertools.pairwise(sizes)]
+    acts = [np.empty((batch, d), dtype) for d in sizes[1:]]  # A_1 … A_L (logits last)
+    dzs = [rng.standard_normal((batch, d)).astype(dtype) for d in sizes[1:]]
+    dws = [np.empty_like(w) for w in ws]
+    das = [np.empty((batch, d), dtype) for d in sizes[1:-1]]  # dA_1 … dA_{L−1}
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         spent = 0.0
         for xb, _ in batches.range(first, stop):
             k = xb.shape[0]
             t0 = time.perf_counter()
-            np.matmul(xb, w1, out=h[:k])  # X @ W1
-            np.matmul(xb.T, dz1[:k], out=dw1)  # X^T @ dZ1
-            np.matmul(h[:k], w2, out=logits[:k])  # H @ W2
-            np.matmul(h[:k].T, dz2[:k], out=dw2)  # H^T @ dZ2
-            np.matmul(dz2[:k], w2.T, out=dh[:k])  # dZ2 @ W2^T
+            inputs = [xb, *(a[:k] for a in acts[:-1])]
+            for a_in, w, a_out in zip(inputs, ws, acts, strict=True):
+                np.matmul(a_in, w, out=a_out[:k])  # A_{l−1} @ W_l
+            for layer in range(len(ws) - 1, -1, -1):
+                np.matmul(inputs[layer].T, dzs[layer][:k], out=dws[layer])  # A_{l−1}^T @ dZ_l
+                if layer > 0:
+                    np.matmul(dzs[layer][:k], ws[layer].T, out=das[layer - 1][:k])  # dZ_l @ W_l^T
             spent += time.perf_counter() - t0
         return spent, math.nan
 
@@ -186,18 +202,22 @@ def bench_epoch(
     repeats: int,
     max_steps: int | None,
     chunk: int = 16,
+    *,
+    hidden: Sequence[int] = (512,),
+    batch: int = 256,
+    dtype: str = "float32",
 ) -> dict[str, Any]:
-    """One MNIST epoch per implementation, ``repeats`` times.
+    """One MNIST epoch per implementation, ``repeats`` times (an MLP of ``hidden`` widths,
+    trained in ``dtype`` with batches of ``batch``; the default is Table 1's).
 
     The implementations take turns every ``chunk`` steps (in a shuffled order), so a burst
     of load from elsewhere on the machine slows all of them alike; each one's epoch time is
     the sum of its chunks.
     """
     dataset = load_epoch_data(data_dir)
-    x = np.ascontiguousarray(dataset.train.X, dtype=np.float32)
+    x = np.ascontiguousarray(dataset.train.X, dtype=dtype)
     y = np.ascontiguousarray(dataset.train.y, dtype=np.int64)
     n_features, n_classes = x.shape[1], dataset.n_classes
-    batch = 256
     steps = math.ceil(x.shape[0] / batch)
     if max_steps is not None:
         steps = min(steps, max_steps)
@@ -206,12 +226,13 @@ def bench_epoch(
 
     def runners() -> dict[str, Runner]:
         out: dict[str, Runner] = {}
+        model = (n_features, n_classes, hidden, dtype)
         if "numba" in modules:
-            out["numdl-numba"] = _numdl_runner("numba", n_features, n_classes)
-        out["numdl-numpy"] = _numdl_runner("numpy", n_features, n_classes)
+            out["numdl-numba"] = _numdl_runner("numba", *model)
+        out["numdl-numpy"] = _numdl_runner("numpy", *model)
         if torch is not None:
-            out["torch"] = _torch_runner(torch, n_features, n_classes)
-        out["GEMM floor"] = gemm_floor_runner(batch, n_features, n_classes, x.dtype)
+            out["torch"] = _torch_runner(torch, *model)
+        out["GEMM floor"] = gemm_floor_runner(batch, n_features, n_classes, x.dtype, hidden)
         out["batch gathering"] = _gather_runner
         return out
 
@@ -247,7 +268,9 @@ def bench_epoch(
         "steps": steps,
         "chunk_steps": chunk,
         "full_epoch": max_steps is None,
-        "model": "784-512-10 ReLU MLP, float32, batch 256, momentum SGD lr 0.2 β 0.9 wd 1e-4",
+        "model": f"{'-'.join(str(s) for s in (n_features, *hidden, n_classes))} ReLU MLP, "
+        f"{dtype}, batch {batch}, momentum SGD lr 0.2 β 0.9 wd 1e-4",
+        "gemms": 3 * (len(hidden) + 1) - 1,
         "timings": {name: Timing(s, 1).to_json() for name, s in seconds.items()},
         "first_round_mean_loss": first_loss,
     }

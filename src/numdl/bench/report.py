@@ -73,9 +73,11 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     if epoch:
         t = epoch["timings"]
         numba = t.get("numdl-numba")
-        add("MNIST epoch: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
-        add("MNIST epoch: PyTorch ÷ numdl-numba", t.get("torch"), numba, 1.5)
-        add("MNIST epoch: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.3)
+        model = epoch["model"].split(",")[0].split(" ")[0]  # e.g. 784-512-10
+        what = f"MNIST epoch ({model}, {epoch['model'].split(', ')[1]})"
+        add(f"{what}: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
+        add(f"{what}: PyTorch ÷ numdl-numba", t.get("torch"), numba, 2.5)
+        add(f"{what}: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.45)
     for row in report.get("ops", []):
         impls = row["impls"]
         if row["dtype"] != "float32":
@@ -208,8 +210,10 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"{epoch['model']}; same initial weights and batches for every implementation, "
             f"which take turns every {epoch['chunk_steps']} steps (shuffled order); an "
             "implementation's epoch time is the sum of its turns.",
-            "GEMM floor: the step's five matrix products alone (X·W1, Xᵀ·dZ1, H·W2, Hᵀ·dZ2, "
-            "dZ2·W2ᵀ) over the same batches; batch gathering: `np.take` of the batches alone.",
+            f"GEMM floor: the step's {epoch.get('gemms', 5)} matrix products alone (per layer "
+            "A·W, Aᵀ·dZ, and dZ·Wᵀ but for the first) over the same batches; batch "
+            "gathering: `np.take` of the batches alone (numdl's runners gather with the "
+            "backend's `take_rows`).",
             "",
             "| implementation | time [min–max] | samples/s | ÷ GEMM floor | numpy ÷ it "
             "| torch ÷ it | mean loss, round 1 |",
