@@ -124,6 +124,20 @@ def test_an_edited_kernel_is_recompiled_not_loaded(tmp_path: Path) -> None:
     assert after["params"] != before["params"]  # the edited kernel ran, not the cached one
 
 
+def test_an_edit_in_a_module_a_kernel_inlines_recompiles_it(tmp_path: Path) -> None:
+    # the softmax kernels inline vexp's exp: Numba alone would keep their cached code
+    package = tmp_path / "src" / "numdl_kernels"
+    shutil.copytree(Path(numdl_kernels.__file__).parent, package, ignore=_no_caches)
+    env = _env(tmp_path / "cache", tmp_path / "src")
+    before = _step(env)
+    assert _step(env)["compiled"] == 0
+    vexp = package / "cpu" / "vexp.py"
+    vexp.write_text(vexp.read_text() + "\n# edited\n")
+    after = _step(env)
+    assert after["compiled"] > 0
+    assert after["params"] == before["params"]  # the edit changed no arithmetic
+
+
 def test_another_numba_version_recompiles(tmp_path: Path) -> None:
     env = _env(tmp_path / "cache")
     filled = _step(env)
