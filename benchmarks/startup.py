@@ -119,11 +119,7 @@ class FillCache:
         backend("numba")
 
     def track_fill_cache_two_jobs_seconds(self) -> float:
-        code = (
-            "import time; t = time.perf_counter()\n"
-            "from numdl.bench.compile import compile_kernels\n"
-            "compile_kernels(jobs=2)\n"
-            "print(time.perf_counter() - t)\n"
-        )
+        from numdl.bench.compile import _fill_seconds
+
         with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
-            return _python(code, dict(os.environ, NUMBA_CACHE_DIR=cache))
+            return _fill_seconds(cache, 2)

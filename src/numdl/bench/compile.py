@@ -169,3 +169,51 @@ def first_step_seconds(cache_dir: str) -> dict[str, float]:
         raise RuntimeError(f"the first-step script failed ({done.returncode}):\n{done.stderr}")
     imported, step, total = (float(v) for v in done.stdout.split()[-3:])
     return {"import": imported, "step": step, "total": total}
+
+
+def bench_startup(repeats: int) -> dict[str, Any]:
+    """Start-up figures, each on fresh interpreters and empty caches, ``repeats`` times: the
+    first float32 training step cold and cached (:func:`first_step_seconds`), and filling
+    the cache with every kernel in both dtypes in one and in two processes."""
+    import tempfile
+
+    from numdl.bench.timing import log
+
+    cold: list[float] = []
+    cached: list[float] = []
+    fill: dict[int, list[float]] = {1: [], 2: []}
+    for r in range(repeats):
+        log(f"  start-up round {r + 1}/{repeats}")
+        with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+            cold.append(first_step_seconds(cache)["step"])
+            cached.append(first_step_seconds(cache)["total"])
+        for jobs, into in fill.items():
+            with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+                into.append(_fill_seconds(cache, jobs))
+    return {
+        "first_step_cold_s": cold,
+        "import_and_first_step_cached_s": cached,
+        "fill_cache_1_job_s": fill[1],
+        "fill_cache_2_jobs_s": fill[2],
+    }
+
+
+def _fill_seconds(cache_dir: str, jobs: int) -> float:
+    """:func:`compile_kernels` from a fresh interpreter into ``cache_dir`` (wall seconds)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from numdl.bench.compile import compile_kernels\n"
+        f"compile_kernels(jobs={jobs})\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"filling the cache failed ({done.returncode}):\n{done.stderr}")
+    return float(done.stdout.split()[-1])

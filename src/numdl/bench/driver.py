@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from numdl.bench.breakdown import bench_breakdown
+from numdl.bench.compile import bench_startup
 from numdl.bench.epoch import bench_epoch
 from numdl.bench.machine import (
     BandwidthProbe,
@@ -62,7 +63,7 @@ def run(
     epoch_repeats: int | None = None,
     dtype: str = "float32",
     use_torch: bool = True,
-    parts: Sequence[str] = ("limits", "ops", "epoch", "breakdown"),
+    parts: Sequence[str] = ("limits", "ops", "epoch", "breakdown", "startup"),
     cases: Sequence[str] | None = None,
     data_dir: str | None = None,
     hidden: Sequence[int] = (512,),
@@ -126,6 +127,9 @@ def run(
             report["breakdown"] = bench_breakdown(
                 modules, data_dir, epoch_repeats, 40 if quick else None
             )
+        if "startup" in parts and "numba" in modules:
+            log("start-up: first training step and the kernel cache")
+            report["startup"] = bench_startup(1 if quick else 3)
     report["machine"]["other_load"] = other_load(
         load_start, cpu_seconds(), time.perf_counter() - t_start
     )
@@ -177,10 +181,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["limits", "ops", "epoch", "breakdown"],
-        default=["limits", "ops", "epoch", "breakdown"],
+        choices=["limits", "ops", "epoch", "breakdown", "startup"],
+        default=["limits", "ops", "epoch", "breakdown", "startup"],
         help="run only these parts (ops need the limits for the roofline; they run anyway); "
-        "breakdown: where a training step's time goes",
+        "breakdown: where a training step's time goes; startup: the first training step on "
+        "an empty and a filled Numba cache, and filling it (fresh processes)",
     )
     parser.add_argument(
         "--cases", nargs="+", default=None, metavar="CASE", help="only these registry cases"

@@ -6,6 +6,7 @@ table, targets), with the formatting helpers they use.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,28 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"{what}: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
         add(f"{what}: PyTorch ÷ numdl-numba", t.get("torch"), numba, 2.5)
         add(f"{what}: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.45)
+    startup = report.get("startup")
+    if startup:
+
+        def secs(key: str) -> dict[str, float]:
+            return {"median_s": statistics.median(startup[key]), "min_s": min(startup[key])}
+
+        one = {"median_s": 1.0, "min_s": 1.0}  # seconds as a ratio to one second
+        add("first float32 step, empty cache [s]", secs("first_step_cold_s"), one, 2.0, True)
+        add(
+            "import + first step, cached [s]",
+            secs("import_and_first_step_cached_s"),
+            one,
+            0.5,
+            True,
+        )
+        add(
+            "every kernel, both dtypes, empty cache, 2 jobs [s]",
+            secs("fill_cache_2_jobs_s"),
+            one,
+            10.0,
+            True,
+        )
     for row in report.get("ops", []):
         impls = row["impls"]
         if row["dtype"] != "float32":
@@ -232,6 +255,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             )
         lines.append("")
     lines += breakdown_markdown(report.get("breakdown"))
+    lines += startup_markdown(report.get("startup"))
     tg = report.get("targets")
     if tg:
         lines += [
@@ -296,3 +320,25 @@ def breakdown_markdown(breakdown: dict[str, Any] | None) -> list[str]:
     )
     lines.append("")
     return lines
+
+
+def startup_markdown(startup: dict[str, Any] | None) -> list[str]:
+    """The start-up figures as a Markdown table: median [min–max] seconds."""
+    if not startup:
+        return []
+    rows = {
+        "first_step_cold_s": "first float32 training step, empty Numba cache",
+        "import_and_first_step_cached_s": "`import numdl` + numba backend + first step, cached",
+        "fill_cache_1_job_s": "`numdl compile` (every kernel, both dtypes), empty cache, 1 process",
+        "fill_cache_2_jobs_s": "`numdl compile`, empty cache, 2 processes",
+    }
+    lines = [
+        "## Start-up (fresh interpreters, `numdl bench --only startup`)",
+        "",
+        "| what | seconds [min–max] |",
+        "| --- | --- |",
+    ]
+    for key, what in rows.items():
+        v = startup[key]
+        lines.append(f"| {what} | {statistics.median(v):.2f} [{min(v):.2f}–{max(v):.2f}] |")
+    return [*lines, ""]
