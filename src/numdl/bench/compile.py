@@ -171,10 +171,58 @@ def first_step_seconds(cache_dir: str) -> dict[str, float]:
     return {"import": imported, "step": step, "total": total}
 
 
-def bench_startup(repeats: int) -> dict[str, Any]:
+#: ``numdl train``'s way to its first step, in a fresh interpreter: (optionally) start the
+#: warm-up, read MNIST, build Table 1's model, gather a batch, one step. Prints the seconds
+#: from the start to the data being loaded, and to the end of the first step.
+TRAIN_FIRST_STEP = """
+import sys, time
+t0 = time.perf_counter()
+import numpy as np
+import numdl
+from numdl.app.config import TrainConfig
+from numdl.app.training import build
+from numdl.app.warmup import start_warm_up
+from numdl.data import load_mnist
+from numdl.nn.losses import SoftmaxCrossEntropy
+
+config = TrainConfig()
+with numdl.use_backend("numba"):
+    if sys.argv[2] == "warm-up":
+        start_warm_up(config, "numba")
+    dataset = load_mnist(sys.argv[1], download=False, progress=False)
+    x = np.asarray(dataset.train.X, dtype=np.float32)
+    y = np.asarray(dataset.train.y)
+    t1 = time.perf_counter()
+    model, optimizer, _ = build(config, x.shape[1], dataset.n_classes, 215)
+    index = np.random.default_rng(0).permutation(x.shape[0])[:256]
+    loss, dlogits = SoftmaxCrossEntropy()(model.forward(numdl.take_rows(x, index)), y[index])
+    model.backward(dlogits, overwrite_grad=True)
+    optimizer.step()
+print(t1 - t0, time.perf_counter() - t0)
+"""
+
+
+def train_first_step_seconds(cache_dir: str, data_dir: str, warm_up: bool) -> dict[str, float]:
+    """:data:`TRAIN_FIRST_STEP` in a fresh interpreter: seconds to the data being ``loaded``
+    and to the end of the ``first_step``, with or without the background warm-up."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    argv = [sys.executable, "-c", TRAIN_FIRST_STEP, data_dir, "warm-up" if warm_up else "-"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the first-step script failed ({done.returncode}):\n{done.stderr}")
+    loaded, first = (float(v) for v in done.stdout.split()[-2:])
+    return {"loaded": loaded, "first_step": first}
+
+
+def bench_startup(repeats: int, data_dir: str | None = None) -> dict[str, Any]:
     """Start-up figures, each on fresh interpreters and empty caches, ``repeats`` times: the
-    first float32 training step cold and cached (:func:`first_step_seconds`), and filling
-    the cache with every kernel in both dtypes in one and in two processes."""
+    first float32 training step cold and cached (:func:`first_step_seconds`), filling the
+    cache with every kernel in both dtypes in one and in two processes, and (with MNIST in
+    ``data_dir``) ``numdl train``'s time to its first step with and without the warm-up."""
     import tempfile
 
     from numdl.bench.timing import log
@@ -190,12 +238,22 @@ def bench_startup(repeats: int) -> dict[str, Any]:
         for jobs, into in fill.items():
             with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
                 into.append(_fill_seconds(cache, jobs))
-    return {
+    out: dict[str, Any] = {
         "first_step_cold_s": cold,
         "import_and_first_step_cached_s": cached,
         "fill_cache_1_job_s": fill[1],
         "fill_cache_2_jobs_s": fill[2],
     }
+    if data_dir is not None:  # numdl train's way to its first step, with and without warm-up
+        for warm in (False, True):
+            runs = []
+            for _ in range(repeats):
+                with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+                    runs.append(train_first_step_seconds(cache, data_dir, warm))
+            key = "train_first_step_" + ("warm_up" if warm else "no_warm_up")
+            out[key + "_s"] = [r["first_step"] for r in runs]
+            out[key + "_data_loaded_s"] = [r["loaded"] for r in runs]
+    return out
 
 
 def _fill_seconds(cache_dir: str, jobs: int) -> float:

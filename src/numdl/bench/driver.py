@@ -129,12 +129,24 @@ def run(
             )
         if "startup" in parts and "numba" in modules:
             log("start-up: first training step and the kernel cache")
-            report["startup"] = bench_startup(1 if quick else 3)
+            report["startup"] = bench_startup(1 if quick else 3, _mnist_dir(data_dir))
     report["machine"]["other_load"] = other_load(
         load_start, cpu_seconds(), time.perf_counter() - t_start
     )
     report["targets"] = targets(report)
     return report
+
+
+def _mnist_dir(data_dir: str | None) -> str | None:
+    """The directory holding MNIST (``data_dir``, ``$NUMDL_DATA_DIR``, the cache), or None."""
+    from numdl.data import DatasetError, load_mnist, resolve_data_dir
+
+    try:
+        directory = resolve_data_dir(data_dir)
+        load_mnist(directory, download=False, progress=False)
+    except DatasetError:
+        return None
+    return str(directory)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -333,6 +333,10 @@ def startup_markdown(startup: dict[str, Any] | None) -> list[str]:
         "import_and_first_step_cached_s": "`import numdl` + numba backend + first step, cached",
         "fill_cache_1_job_s": "`numdl compile` (every kernel, both dtypes), empty cache, 1 process",
         "fill_cache_2_jobs_s": "`numdl compile`, empty cache, 2 processes",
+        "train_first_step_no_warm_up_s": "`numdl train`: start to end of the first step, "
+        "empty cache, no warm-up",
+        "train_first_step_warm_up_s": "`numdl train`: the same, compiling while MNIST loads",
+        "train_first_step_warm_up_data_loaded_s": "(of which reading MNIST)",
     }
     lines = [
         "## Start-up (fresh interpreters, `numdl bench --only startup`)",
@@ -341,6 +345,8 @@ def startup_markdown(startup: dict[str, Any] | None) -> list[str]:
         "| --- | --- |",
     ]
     for key, what in rows.items():
-        v = startup[key]
+        v = startup.get(key)
+        if not v:
+            continue
         lines.append(f"| {what} | {statistics.median(v):.2f} [{min(v):.2f}–{max(v):.2f}] |")
     return [*lines, ""]
