@@ -82,3 +82,44 @@ class NumbaColdCompile:
         with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
             return _python(_COMPILE, env)
+
+
+class FirstTrainingStep:
+    """The first float32 MNIST training step in a fresh interpreter (numba backend), on an
+    empty Numba cache and on the cache that run filled (:func:`numdl.bench.compile.
+    first_step_seconds`); ``total``: ``import numdl`` + ``set_backend`` + the step."""
+
+    timeout = 600
+    unit = "seconds"
+
+    def setup(self) -> None:
+        backend("numba")
+
+    def _run(self) -> tuple[dict, dict]:
+        from numdl.bench.compile import first_step_seconds
+
+        with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+            return first_step_seconds(cache), first_step_seconds(cache)
+
+    def track_cold_step_seconds(self) -> float:
+        return self._run()[0]["step"]
+
+    def track_cached_import_and_step_seconds(self) -> float:
+        return self._run()[1]["total"]
+
+
+class FillCache:
+    """``numdl compile`` (every kernel, both dtypes, serial flavours) on an empty cache, in
+    two processes (:func:`numdl.bench.compile.compile_kernels`)."""
+
+    timeout = 900
+    unit = "seconds"
+
+    def setup(self) -> None:
+        backend("numba")
+
+    def track_fill_cache_two_jobs_seconds(self) -> float:
+        from numdl.bench.compile import _fill_seconds
+
+        with tempfile.TemporaryDirectory(prefix="numdl-numba-cache-") as cache:
+            return _fill_seconds(cache, 2)

@@ -17,6 +17,7 @@ from numdl.core.ops import (
     momentum_update,
     rmsprop_update,
     softmax,
+    take_rows,
 )
 
 __version__ = "0.1.0"
@@ -37,5 +38,6 @@ __all__ = [
     "rmsprop_update",
     "set_backend",
     "softmax",
+    "take_rows",
     "use_backend",
 ]

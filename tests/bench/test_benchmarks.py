@@ -102,6 +102,8 @@ def test_every_benchmark_runs_once(tmp_path):
     for name in (
         "ops.TimeOps.time_op",
         "startup.track_import_seconds",
+        "FirstTrainingStep",
+        "FillCache",
         "MnistEpoch",
         "StepBreakdown",
     ):

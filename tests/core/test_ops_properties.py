@@ -81,6 +81,7 @@ OP_NAMES = [
     "adam_update",
     "rmsprop_update",
     "adagrad_update",
+    "take_rows",
 ]
 #: The optimiser updates: in-place updates of a parameter and its state buffers.
 UPDATE_OPS = ("momentum_update", "adamw_update", "adam_update", "rmsprop_update", "adagrad_update")
@@ -257,6 +258,18 @@ def base_update(p: dict) -> Call:
     return Call(p["op"], ("param", "grad", *states), arrays, kwargs, ("param", *states), dt)
 
 
+def base_take_rows(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    n, b, d = p["dims"]
+    arrays: dict[str, Any] = {
+        "x": _values(rng, (n, d), dt, p.get("values", "normal")),
+        "index": rng.integers(0, max(n, 1), size=b).astype(p.get("index_dtype", np.int64)),
+    }
+    if p.get("out", True):
+        arrays["out"] = _nan_buffer((b, d), dt)
+    return Call("take_rows", ("x", "index"), arrays, {}, ("out",), dt)
+
+
 BASES: dict[str, Callable[[dict], Call]] = {
     "linear_forward": base_linear_forward,
     "linear_backward": base_linear_backward,
@@ -271,6 +284,7 @@ BASES: dict[str, Callable[[dict], Call]] = {
     "adam_update": base_update,
     "rmsprop_update": base_update,
     "adagrad_update": base_update,
+    "take_rows": base_take_rows,
 }
 
 
@@ -572,6 +586,9 @@ def draw_invalid(draw, op: str) -> tuple[dict, type[Exception], tuple[str, ...],
         plan["dims"] = tuple(draw(st.lists(size, min_size=1, max_size=3)))
         plan["axis"] = draw(st.integers(-len(plan["dims"]), len(plan["dims"]) - 1))
         plan["keepdims"] = draw(st.booleans())
+    elif op == "take_rows":
+        plan["dims"] = (draw(size), draw(size), draw(size))
+        plan["index_dtype"] = draw(st.sampled_from([np.int64, np.int32, np.uint8, np.int16]))
     else:
         plan["dims"] = tuple(draw(st.lists(size, min_size=1, max_size=2)))
         plan["scalars"] = _valid_scalars(draw, op, dt, int(np.prod(plan["dims"])))
@@ -612,6 +629,7 @@ def _valid_scalars(draw, op: str, dt: np.dtype, size: int) -> dict[str, Any]:
 def _mk_dtype(draw, op, plan, call):
     name = draw(st.sampled_from(sorted(call.arrays)))
     labels = op == "cross_entropy" and name == "target" and plan["target"] == "labels"
+    labels = labels or (op == "take_rows" and name == "index")  # integer arrays
     bad = _bad_dtype(draw, labels=labels)
     n_float = sum(np.asarray(a).dtype.kind == "f" for a in call.arrays.values())
     if bad == "other-float" and n_float < 2:  # a lone float array may have either dtype
@@ -639,6 +657,16 @@ def _mk_shape(draw, op, plan, call):
             return ("shape", "param", other), ValueError, tuple(call.arrays)
         choices = [(int(np.prod(shape)) + 1,), (*shape, 1), (1, *shape)]
         return ("shape", name, draw(st.sampled_from(choices))), ValueError, (name,)
+    if op == "take_rows":
+        n, b, d = plan["dims"]
+        choices = {
+            "x": [(n,), (n, d, 1), (n, d + 1)],
+            "index": [(), (b, 1)],
+            "out": [(b + 1, d), (b, d + 1), (b,)],
+        }[name]
+        new = draw(st.sampled_from(choices))
+        hit = ("x", "out") if name == "x" else (name,)  # x one wider: out no longer fits
+        return ("shape", name, new), ValueError, hit
     if op == "cross_entropy" and name == "target" and plan["target"] == "labels":
         b = shape[0]
         choices = [(b + 1,), (), (b, 1, 1)]
@@ -686,12 +714,18 @@ def _mk_alias(draw, op, plan, call):
     elif op == "cross_entropy":
         outs = ["dlogits"]
         strided_ok = ["logits"] + (["target"] if plan["target"] == "soft" else [])
+    elif op == "take_rows":
+        if "out" not in call.arrays:
+            plan["out"] = True
+            call = BASES[op](plan)
+        outs, strided_ok = ["out"], ["x"]
     else:
         outs, strided_ok = list(call.written), ["grad"]
     others = [
         n
         for n in call.arrays
         if not (op == "cross_entropy" and n == "target" and plan["target"] == "labels")
+        and not (op == "take_rows" and n == "index")  # integers: a float view is a dtype error
     ]
     if not outs:
         return _mk_flag(draw, op, plan, call)
@@ -704,7 +738,9 @@ def _mk_alias(draw, op, plan, call):
 
 def _mk_layout(draw, op, plan, call):
     """A written array that is read-only, strided or Fortran-ordered."""
-    outs = [n for n in call.written if n in call.arrays]
+    if op == "take_rows" and "out" not in call.arrays:
+        plan["out"] = True
+    outs = [n for n in call.written if n in BASES[op](plan).arrays]
     if op == "cross_entropy" and not outs:
         plan["dlogits"] = True
         outs = ["dlogits"]
@@ -737,6 +773,12 @@ def _mk_flag(draw, op, plan, call):
 
 
 def _mk_nonfinite(draw, op, plan, call):
+    if op == "take_rows":  # an index out of range (no wrap-around of negative indices)
+        n, b, _ = plan["dims"]
+        value = draw(st.sampled_from([n, n + 7, -1]))
+        if value < 0 and plan["index_dtype"] == np.uint8:
+            value = 255  # −1 wraps to 255 in uint8: out of range too (N ≤ 4)
+        return ("set", "index", draw(st.integers(0, b - 1)), value), ValueError, ("index",)
     if op != "cross_entropy":
         return _mk_scalar(draw, op, plan, call)
     b, c = plan["dims"]
@@ -855,6 +897,7 @@ _INVALID_KINDS = {
     "adam_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
     "rmsprop_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
     "adagrad_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar"],
+    "take_rows": [*_COMMON, "alias", "layout", "nonfinite", "nonfinite"],
 }
 
 
@@ -976,6 +1019,16 @@ def draw_valid(draw, op: str) -> dict:
         plan["values"] = draw(st.sampled_from(["normal", "extreme", "extreme-inf", "extreme-nan"]))
         call = BASES[op](plan)
         mods += _benign_layouts(draw, call, ["x"])
+    elif op == "take_rows":
+        n, b, d = draw(size1), draw(size0), draw(size0)  # rows to take from: at least one
+        plan["dims"] = (n, b, d)
+        plan["index_dtype"] = draw(st.sampled_from([np.int64, np.int32, np.uint8, ">i4"]))
+        plan["out"] = draw(st.booleans())
+        plan["values"] = draw(st.sampled_from(["normal", "extreme", "extreme-nan"]))
+        call = BASES[op](plan)
+        mods += _benign_layouts(draw, call, ["x", "index"])
+        if not mods and plan["out"]:
+            mods += _pack_mod(draw, ["x", "out"])
     else:
         plan["dims"] = tuple(draw(st.lists(size0, min_size=0, max_size=2)))  # 0-D too
         plan["scalars"] = _valid_scalars(draw, op, dt, int(np.prod(plan["dims"])))

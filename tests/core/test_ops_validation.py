@@ -689,6 +689,55 @@ for _label, _build, _exc, _pat in [
     case("adagrad_update", _label, _exc, _pat)(_build)
 
 
+def _take(x: Any = None, index: Any = None, **kw: Any):
+    x = np.arange(12.0).reshape(4, 3) if x is None else x
+    index = np.array([3, 0, 0]) if index is None else index
+    arrays = {"x": x, "index": index}
+    if isinstance(kw.get("out"), np.ndarray):
+        arrays["out"] = kw["out"]
+    return lambda: numdl.take_rows(x, index, **kw), arrays
+
+
+for _label, _build, _exc, _pat in [
+    ("x-int", lambda: _take(x=np.ones((4, 3), np.int64)), TypeError, r"^x must have dtype"),
+    ("x-1d", lambda: _take(x=np.ones(4)), ValueError, r"^x must be 2-D"),
+    ("index-float", lambda: _take(index=np.array([1.0])), TypeError, r"^index must hold integer"),
+    ("index-2d", lambda: _take(index=np.array([[1]])), ValueError, r"^index must be 1-D"),
+    (
+        "index-negative",
+        lambda: _take(index=np.array([0, -1])),
+        ValueError,
+        r"^index must hold row indices in \[0, 4\) \(x has 4 rows\), got values in \[-1, 0\]",
+    ),
+    ("index-too-big", lambda: _take(index=np.array([4])), ValueError, r"^index must hold row"),
+    (
+        "out-dtype",
+        lambda: _take(out=np.empty((3, 3), np.float32)),
+        TypeError,
+        r"^out must have the dtype of x \(float64\)",
+    ),
+    (
+        "out-shape",
+        lambda: _take(out=np.empty((3, 4))),
+        ValueError,
+        r"^out must have shape \(3, 3\)",
+    ),
+    (
+        "out-readonly",
+        lambda: _take(out=_readonly(np.empty((3, 3)))),
+        ValueError,
+        r"^out must be writeable",
+    ),
+    (
+        "out-is-x",
+        lambda: _take(x=(x := np.zeros((3, 3))), index=np.array([0, 1, 2]), out=x),
+        ValueError,
+        "out and x must not share memory",
+    ),
+]:
+    case("take_rows", _label, _exc, _pat)(_build)
+
+
 def _snapshot(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.array(v, copy=True) for k, v in arrays.items()}
 

@@ -98,6 +98,7 @@ def test_switch_dispatches_every_op_to_the_selected_backend(monkeypatch) -> None
                 make_optimizer(name, model.params, lr=0.1).step()
             numdl.logsumexp(x)
             numdl.log_softmax(x)
+            numdl.take_rows(x, np.arange(3))
         assert set(calls) == set(backend.OPS)
         calls.clear()
         numdl.logsumexp(x)  # outside the block: back on the default backend

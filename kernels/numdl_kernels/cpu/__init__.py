@@ -4,9 +4,11 @@ Exposes the functions of ``numdl.core.hotpaths`` with the same arguments:
 ``linear_forward``, ``linear_backward`` (linear.py); ``batchnorm_forward``,
 ``batchnorm_backward`` (normalization.py); ``logsumexp_rows``, ``log_softmax_rows``,
 ``cross_entropy`` (softmax.py, built on the vectorisable exp of vexp.py); ``momentum_update``,
-``adamw_update``, ``adam_update``, ``rmsprop_update``, ``adagrad_update`` (optim.py).
+``adamw_update``, ``adam_update``, ``rmsprop_update``, ``adagrad_update`` (optim.py);
+``take_rows`` (gather.py).
 """
 
+from numdl_kernels.cpu.gather import take_rows
 from numdl_kernels.cpu.linear import linear_backward, linear_forward
 from numdl_kernels.cpu.normalization import batchnorm_backward, batchnorm_forward
 from numdl_kernels.cpu.optim import (
@@ -31,4 +33,5 @@ __all__ = [
     "logsumexp_rows",
     "momentum_update",
     "rmsprop_update",
+    "take_rows",
 ]

@@ -58,6 +58,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
+from numdl_kernels.cpu import _cache, vexp
 from numdl_kernels.cpu._threads import parallel_threads
 from numdl_kernels.cpu.vexp import exp32, exp64, from_order_key, order_key
 
@@ -381,6 +382,9 @@ _CE_LABELS = _compile(_ce_labels_kernel)
 _CE_LABELS_GRAD = _compile(_ce_labels_grad_kernel)
 _CE_SOFT = _compile(_ce_soft_kernel)
 _CE_SOFT_GRAD = _compile(_ce_soft_grad_kernel)
+
+# Every kernel here inlines vexp's exp and order keys: an edit there must recompile them.
+_cache.depend_on(globals(), vexp)
 
 
 def _pick(kernels, x):

@@ -6,8 +6,9 @@ bias/ReLU and mask/column-sum kernels); ``batchnorm_forward``, ``batchnorm_backw
 (normalization.py: column-statistics and elementwise kernels); ``logsumexp_rows``,
 ``log_softmax_rows``, ``cross_entropy`` (softmax.py: online softmax, one pass per row);
 ``momentum_update``, ``adamw_update``, ``adam_update``, ``rmsprop_update``,
-``adagrad_update`` (optim.py: grid-stride elementwise updates). Launch settings:
-:func:`configure`, :func:`set_block_size`, :func:`get_config` (``_launch.py``).
+``adagrad_update`` (optim.py: grid-stride elementwise updates); ``take_rows`` (gather.py).
+Launch settings: :func:`configure`, :func:`set_block_size`, :func:`get_config`
+(``_launch.py``).
 
 Importing needs a usable CUDA GPU and driver (``numba.cuda.is_available()``) and CuPy, and
 raises ImportError otherwise. Under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``
@@ -37,6 +38,7 @@ if not _SIMULATOR:
 from numdl_kernels.cuda._launch import configure as configure  # noqa: E402
 from numdl_kernels.cuda._launch import get_config as get_config  # noqa: E402
 from numdl_kernels.cuda._launch import set_block_size as set_block_size  # noqa: E402
+from numdl_kernels.cuda.gather import take_rows  # noqa: E402
 from numdl_kernels.cuda.linear import linear_backward, linear_forward  # noqa: E402
 from numdl_kernels.cuda.normalization import (  # noqa: E402
     batchnorm_backward,
@@ -73,4 +75,5 @@ __all__ = [
     "logsumexp_rows",
     "momentum_update",
     "rmsprop_update",
+    "take_rows",
 ]

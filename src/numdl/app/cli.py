@@ -57,6 +57,7 @@ from numdl.app.parser import (
     option_name,
 )
 from numdl.app.training import TrainingDiverged, evaluate, model_from_checkpoint, train
+from numdl.app.warmup import start_warm_up
 from numdl.core.backend import to_numpy
 from numdl.data.dataset import Dataset, DatasetError, DatasetNotFoundError
 from numdl.data.images import load_digit_image
@@ -285,6 +286,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         (name, data_dir), hint = _source(config.dataset, args.data_dir), ""
     progress = _show_progress(args)
     with _runtime(args.backend, args.threads):
+        start_warm_up(config, numdl.get_backend())  # compiles the run's kernels meanwhile
         dataset = load_dataset(
             name,
             data_dir,
@@ -617,6 +619,25 @@ def cmd_study(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    """``numdl compile``: fill Numba's cache with every kernel (:mod:`numdl.bench.compile`)."""
+    try:
+        import numba  # noqa: F401  (the backend being compiled)
+    except ImportError as exc:
+        raise CLIError(f"the numba backend is not available: {exc}") from None
+    from numdl.bench.compile import DTYPES, compile_kernels
+
+    jobs = args.jobs or min(4, os.cpu_count() or 1)
+    done = compile_kernels(tuple(args.dtype or DTYPES), jobs=jobs, parallel=args.parallel)
+    processes = f"{done['jobs']} process" + ("es" if done["jobs"] > 1 else "")
+    _echo(
+        f"numba kernels ({', '.join(done['dtypes'])}): {done['compiled']} specialisations "
+        f"compiled, {done['loaded']} loaded from the cache, in {done['seconds']:.1f} s "
+        f"({processes}); cache: {', '.join(done['cache_dirs'])}"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """``numdl bench``: the side-by-side comparison of :mod:`numdl.bench`."""
     from numdl.bench import run_from_args
@@ -632,6 +653,7 @@ COMMANDS = {
     "boundary": cmd_boundary,
     "study": cmd_study,
     "bench": cmd_bench,
+    "compile": cmd_compile,
 }
 
 

@@ -254,6 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _study.add_arguments(s)
+    c = sub.add_parser(
+        "compile",
+        help="fill Numba's cache with every kernel ahead of time (e.g. after installing)",
+        description="Compile every kernel of the numba backend (their serial flavours; "
+        "--parallel adds the parallel ones) into Numba's on-disk cache, so that no run waits "
+        "for compilation. "
+        "Already cached kernels are loaded, not recompiled; a kernel whose source changed, "
+        "or a new Numba, is recompiled.",
+    )
+    text = "the dtypes to compile for"
+    _arg(c, "--dtype", text, "float32 float64", nargs="+", choices=("float32", "float64"))
+    text = "processes compiling at once (one kernel family each), an integer >= 1"
+    jobs = _typed(Domain(int, 1), "jobs")
+    _arg(c, "--jobs", text, "the number of CPUs, at most 4", type=jobs, metavar="N")
+    text = "also the parallel flavours (used on buffers of 2^24 elements and more)"
+    _arg(c, "--parallel", text, "serial kernels only", action="store_true")
 
     from numdl import bench as _bench  # light: NumPy only until it runs
 

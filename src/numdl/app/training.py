@@ -434,7 +434,7 @@ def _run_epochs(
             for step in range(steps_per_epoch):
                 idx = order[step * config.batch_size : (step + 1) * config.batch_size]
                 xb, yb = x_buf[: idx.shape[0]], y_buf[: idx.shape[0]]
-                xp.take(x_train, idx, axis=0, out=xb)
+                ops.take_rows(x_train, idx, out=xb)  # the backend's gather (ch. 5.9)
                 xp.take(y_train, idx, axis=0, out=yb)
                 if config.augment == "shift":
                     # On the host (random_shift is NumPy code), then into the batch buffer.

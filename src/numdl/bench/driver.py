@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from numdl.bench.breakdown import bench_breakdown
+from numdl.bench.compile import bench_startup
 from numdl.bench.epoch import bench_epoch
 from numdl.bench.machine import (
     BandwidthProbe,
@@ -62,11 +63,14 @@ def run(
     epoch_repeats: int | None = None,
     dtype: str = "float32",
     use_torch: bool = True,
-    parts: Sequence[str] = ("limits", "ops", "epoch", "breakdown"),
+    parts: Sequence[str] = ("limits", "ops", "epoch", "breakdown", "startup"),
     cases: Sequence[str] | None = None,
     data_dir: str | None = None,
+    hidden: Sequence[int] = (512,),
+    batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Run the comparison; returns the report (what ``--json`` writes)."""
+    """Run the comparison; returns the report (what ``--json`` writes). ``dtype`` applies to
+    the ops and the epoch; ``hidden`` and ``batch_size`` to the epoch."""
     import numba
 
     torch = import_torch(use_torch)
@@ -109,18 +113,40 @@ def run(
         if "epoch" in parts:
             log("MNIST epoch")
             report["epoch"] = bench_epoch(
-                torch, modules, data_dir, epoch_repeats, 40 if quick else None
+                torch,
+                modules,
+                data_dir,
+                epoch_repeats,
+                40 if quick else None,
+                hidden=hidden,
+                batch=batch_size,
+                dtype=dtype,
             )
         if "breakdown" in parts:
             log("training-step breakdown")
             report["breakdown"] = bench_breakdown(
                 modules, data_dir, epoch_repeats, 40 if quick else None
             )
+        if "startup" in parts and "numba" in modules:
+            log("start-up: first training step and the kernel cache")
+            report["startup"] = bench_startup(1 if quick else 3, _mnist_dir(data_dir))
     report["machine"]["other_load"] = other_load(
         load_start, cpu_seconds(), time.perf_counter() - t_start
     )
     report["targets"] = targets(report)
     return report
+
+
+def _mnist_dir(data_dir: str | None) -> str | None:
+    """The directory holding MNIST (``data_dir``, ``$NUMDL_DATA_DIR``, the cache), or None."""
+    from numdl.data import DatasetError, load_mnist, resolve_data_dir
+
+    try:
+        directory = resolve_data_dir(data_dir)
+        load_mnist(directory, download=False, progress=False)
+    except DatasetError:
+        return None
+    return str(directory)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -147,14 +173,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="rounds of the MNIST epoch (default 5; 2 with --quick)",
     )
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="dtype of the ops and of the epoch's training (default float32)",
+    )
+    parser.add_argument(
+        "--hidden",
+        nargs="+",
+        type=int,
+        default=[512],
+        metavar="WIDTH",
+        help="hidden widths of the epoch's MLP (default 512: Table 1's 784-512-10)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="the epoch's batch size (default 256)"
+    )
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["limits", "ops", "epoch", "breakdown"],
-        default=["limits", "ops", "epoch", "breakdown"],
+        choices=["limits", "ops", "epoch", "breakdown", "startup"],
+        default=["limits", "ops", "epoch", "breakdown", "startup"],
         help="run only these parts (ops need the limits for the roofline; they run anyway); "
-        "breakdown: where a training step's time goes",
+        "breakdown: where a training step's time goes; startup: the first training step on "
+        "an empty and a filled Numba cache, and filling it (fresh processes)",
     )
     parser.add_argument(
         "--cases", nargs="+", default=None, metavar="CASE", help="only these registry cases"
@@ -177,8 +220,12 @@ def run_from_args(args: argparse.Namespace) -> int:
         if unknown:
             log(f"unknown cases {unknown}; known: {sorted(CASES)}")
             return 2
-    if args.threads is not None and args.threads < 1:
-        log(f"--threads must be >= 1, got {args.threads}")
+    for name, value in (("--threads", args.threads), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            log(f"{name} must be >= 1, got {value}")
+            return 2
+    if any(h < 1 for h in args.hidden):
+        log(f"--hidden widths must be >= 1, got {args.hidden}")
         return 2
     report = run(
         quick=args.quick,
@@ -190,6 +237,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         parts=args.only,
         cases=args.cases,
         data_dir=args.data_dir,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
     )
     markdown = to_markdown(report)
     print(markdown)

@@ -1,14 +1,17 @@
 """One MNIST training epoch per implementation (numdl-numba, numdl-numpy, PyTorch), from
 the same initial weights on the same batches, against the GEMM floor (the step's five matrix
-products alone) and the batch gathering alone: the data (:func:`load_epoch_data`), the
-runners, and :func:`bench_epoch`, which interleaves them in chunks of steps.
+products alone) and the batch gathering alone (``np.take``, as the reference and PyTorch's
+runner gather; numdl's runners gather with the backend's ``take_rows``, as ``numdl train``):
+the data (:func:`load_epoch_data`), the runners, and :func:`bench_epoch`, which interleaves
+them in chunks of steps.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,18 +43,29 @@ class Batches:
     def shuffle(self, seed: int) -> None:
         self.order = np.random.default_rng([0, seed]).permutation(self.x.shape[0])
 
-    def gather(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """Gather the batch of ``step`` into the reused buffers; returns views of them."""
+    def gather(self, step: int, take: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Gather the batch of ``step`` into the reused buffers; returns views of them.
+
+        The samples are gathered by ``take(x, index, out=...)`` (numdl's
+        :func:`~numdl.core.ops.take_rows`, as ``numdl train`` does, for numdl's runners),
+        else by ``np.take``; the labels by ``np.take``.
+        """
         idx = self.order[step * self.batch : (step + 1) * self.batch]
         xb, yb = self.x_buf[: idx.shape[0]], self.y_buf[: idx.shape[0]]
-        np.take(self.x, idx, axis=0, out=xb)
+        if take is None:
+            np.take(self.x, idx, axis=0, out=xb)
+        else:
+            take(self.x, idx, out=xb)
         np.take(self.y, idx, axis=0, out=yb)
         return xb, yb
 
-    def range(self, first: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Gather and yield the batches of steps ``first`` to ``stop − 1``."""
+    def range(
+        self, first: int, stop: int, take: Callable | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Gather (with ``take``, as :meth:`gather`) and yield the batches of steps ``first``
+        to ``stop − 1``."""
         for step in range(first, stop):
-            yield self.gather(step)
+            yield self.gather(step, take)
 
 
 #: A runner trains on steps [first, stop) of the current epoch's batches and returns
@@ -59,27 +73,44 @@ class Batches:
 Runner = Callable[[Batches, int, int], tuple[float, float]]
 
 
-def numdl_model(n_features: int, n_classes: int, steps: int, norm: str = "none") -> tuple[Any, Any]:
+def numdl_model(
+    n_features: int,
+    n_classes: int,
+    steps: int,
+    hidden: Sequence[int] = (512,),
+    dtype: str = "float32",
+    norm: str = "none",
+) -> tuple[Any, Any]:
+    """The model and optimiser ``numdl train`` builds (Table 1's, with these widths, dtype and
+    normalisation)."""
     from numdl.app.config import TrainConfig
     from numdl.app.training import build
 
-    model, optimizer, _ = build(TrainConfig(epochs=1, norm=norm), n_features, n_classes, steps)
+    config = TrainConfig(epochs=1, hidden=list(hidden), dtype=dtype, norm=norm)
+    model, optimizer, _ = build(config, n_features, n_classes, steps)
     return model, optimizer
 
 
-def _numdl_runner(backend_name: str, n_features: int, n_classes: int, norm: str = "none") -> Runner:
+def _numdl_runner(
+    backend_name: str,
+    n_features: int,
+    n_classes: int,
+    hidden: Sequence[int],
+    dtype: str,
+    norm: str = "none",
+) -> Runner:
     """numdl's MLP trained exactly as ``numdl train`` does (gathering included)."""
     import numdl
     from numdl.nn.losses import SoftmaxCrossEntropy
 
-    model, optimizer = numdl_model(n_features, n_classes, 1, norm)
+    model, optimizer = numdl_model(n_features, n_classes, 1, hidden, dtype, norm)
     loss_fn = SoftmaxCrossEntropy()
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         total = 0.0
         t0 = time.perf_counter()
         with numdl.use_backend(backend_name):
-            for xb, yb in batches.range(first, stop):
+            for xb, yb in batches.range(first, stop, numdl.take_rows):
                 loss, dlogits = loss_fn(model.forward(xb), yb)
                 total += float(loss) * xb.shape[0]
                 model.backward(dlogits, overwrite_grad=True)
@@ -89,17 +120,18 @@ def _numdl_runner(backend_name: str, n_features: int, n_classes: int, norm: str 
     return run
 
 
-def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
+def _torch_runner(
+    torch: Any, n_features: int, n_classes: int, hidden: Sequence[int], dtype: str
+) -> Runner:
     """The same model, initial weights, optimiser and batches in PyTorch."""
     nn = torch.nn
-    reference, _ = numdl_model(n_features, n_classes, 1)
+    reference, _ = numdl_model(n_features, n_classes, 1, hidden, dtype)
     linears = [layer for layer in reference.layers if hasattr(layer, "W")]
-    model = nn.Sequential(
-        nn.Linear(linears[0].W.shape[0], linears[0].W.shape[1]),
-        nn.ReLU(),
-        nn.Linear(linears[1].W.shape[0], linears[1].W.shape[1]),
-    )
-    torch_linears = [model[0], model[2]]
+    torch_linears = [nn.Linear(*layer.W.shape, dtype=getattr(torch, dtype)) for layer in linears]
+    stack: list[Any] = []
+    for layer in torch_linears:
+        stack += [layer, nn.ReLU()]
+    model = nn.Sequential(*stack[:-1])
     with torch.no_grad():
         for ours, theirs in zip(linears, torch_linears, strict=True):
             theirs.weight.copy_(torch.from_numpy(np.ascontiguousarray(ours.W.T)))
@@ -131,28 +163,32 @@ def _torch_runner(torch: Any, n_features: int, n_classes: int) -> Runner:
     return run
 
 
-def gemm_floor_runner(batch: int, n_features: int, n_classes: int, dtype: Any) -> Runner:
-    """The step's five GEMMs alone on each batch; only the GEMMs are counted."""
+def gemm_floor_runner(
+    batch: int, n_features: int, n_classes: int, dtype: Any, hidden: Sequence[int] = (512,)
+) -> Runner:
+    """The step's GEMMs alone on each batch (only they are counted): per layer l the forward
+    A_{l−1}·W_l, the weight gradient A_{l−1}ᵀ·dZ_l, and dZ_l·W_lᵀ for every layer but the
+    first (784-512-10: X·W1, Xᵀ·dZ1, H·W2, Hᵀ·dZ2, dZ2·W2ᵀ)."""
     rng = np.random.default_rng(1)
-    d_hidden = 512
-    w1 = rng.standard_normal((n_features, d_hidden)).astype(dtype)
-    w2 = rng.standard_normal((d_hidden, n_classes)).astype(dtype)
-    h = np.empty((batch, d_hidden), dtype)
-    logits = np.empty((batch, n_classes), dtype)
-    dz1 = rng.standard_normal((batch, d_hidden)).astype(dtype)
-    dz2 = rng.standard_normal((batch, n_classes)).astype(dtype)
-    dw1, dw2, dh = np.empty_like(w1), np.empty_like(w2), np.empty((batch, d_hidden), dtype)
+    sizes = [n_features, *hidden, n_classes]
+    ws = [rng.standard_normal(shape).astype(dtype) for shape in itertools.pairwise(sizes)]
+    acts = [np.empty((batch, d), dtype) for d in sizes[1:]]  # A_1 … A_L (logits last)
+    dzs = [rng.standard_normal((batch, d)).astype(dtype) for d in sizes[1:]]
+    dws = [np.empty_like(w) for w in ws]
+    das = [np.empty((batch, d), dtype) for d in sizes[1:-1]]  # dA_1 … dA_{L−1}
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         spent = 0.0
         for xb, _ in batches.range(first, stop):
             k = xb.shape[0]
             t0 = time.perf_counter()
-            np.matmul(xb, w1, out=h[:k])  # X @ W1
-            np.matmul(xb.T, dz1[:k], out=dw1)  # X^T @ dZ1
-            np.matmul(h[:k], w2, out=logits[:k])  # H @ W2
-            np.matmul(h[:k].T, dz2[:k], out=dw2)  # H^T @ dZ2
-            np.matmul(dz2[:k], w2.T, out=dh[:k])  # dZ2 @ W2^T
+            inputs = [xb, *(a[:k] for a in acts[:-1])]
+            for a_in, w, a_out in zip(inputs, ws, acts, strict=True):
+                np.matmul(a_in, w, out=a_out[:k])  # A_{l−1} @ W_l
+            for layer in range(len(ws) - 1, -1, -1):
+                np.matmul(inputs[layer].T, dzs[layer][:k], out=dws[layer])  # A_{l−1}^T @ dZ_l
+                if layer > 0:
+                    np.matmul(dzs[layer][:k], ws[layer].T, out=das[layer - 1][:k])  # dZ_l @ W_l^T
             spent += time.perf_counter() - t0
         return spent, math.nan
 
@@ -173,18 +209,22 @@ def bench_epoch(
     repeats: int,
     max_steps: int | None,
     chunk: int = 16,
+    *,
+    hidden: Sequence[int] = (512,),
+    batch: int = 256,
+    dtype: str = "float32",
 ) -> dict[str, Any]:
-    """One MNIST epoch per implementation, ``repeats`` times.
+    """One MNIST epoch per implementation, ``repeats`` times (an MLP of ``hidden`` widths,
+    trained in ``dtype`` with batches of ``batch``; the default is Table 1's).
 
     The implementations take turns every ``chunk`` steps (in a shuffled order), so a burst
     of load from elsewhere on the machine slows all of them alike; each one's epoch time is
     the sum of its chunks.
     """
     dataset = load_epoch_data(data_dir)
-    x = np.ascontiguousarray(dataset.train.X, dtype=np.float32)
+    x = np.ascontiguousarray(dataset.train.X, dtype=dtype)
     y = np.ascontiguousarray(dataset.train.y, dtype=np.int64)
     n_features, n_classes = x.shape[1], dataset.n_classes
-    batch = 256
     steps = math.ceil(x.shape[0] / batch)
     if max_steps is not None:
         steps = min(steps, max_steps)
@@ -193,14 +233,15 @@ def bench_epoch(
 
     def runners() -> dict[str, Runner]:
         out: dict[str, Runner] = {}
+        model = (n_features, n_classes, hidden, dtype)
         if "numba" in modules:
-            out["numdl-numba"] = _numdl_runner("numba", n_features, n_classes)
+            out["numdl-numba"] = _numdl_runner("numba", *model)
             # the same model with --norm batch (Linear, BatchNorm + ReLU, Linear)
-            out["numdl-numba BatchNorm"] = _numdl_runner("numba", n_features, n_classes, "batch")
-        out["numdl-numpy"] = _numdl_runner("numpy", n_features, n_classes)
+            out["numdl-numba BatchNorm"] = _numdl_runner("numba", *model, "batch")
+        out["numdl-numpy"] = _numdl_runner("numpy", *model)
         if torch is not None:
-            out["torch"] = _torch_runner(torch, n_features, n_classes)
-        out["GEMM floor"] = gemm_floor_runner(batch, n_features, n_classes, x.dtype)
+            out["torch"] = _torch_runner(torch, *model)
+        out["GEMM floor"] = gemm_floor_runner(batch, n_features, n_classes, x.dtype, hidden)
         out["batch gathering"] = _gather_runner
         return out
 
@@ -236,7 +277,9 @@ def bench_epoch(
         "steps": steps,
         "chunk_steps": chunk,
         "full_epoch": max_steps is None,
-        "model": "784-512-10 ReLU MLP, float32, batch 256, momentum SGD lr 0.2 β 0.9 wd 1e-4",
+        "model": f"{'-'.join(str(s) for s in (n_features, *hidden, n_classes))} ReLU MLP, "
+        f"{dtype}, batch {batch}, momentum SGD lr 0.2 β 0.9 wd 1e-4",
+        "gemms": 3 * (len(hidden) + 1) - 1,
         "timings": {name: Timing(s, 1).to_json() for name, s in seconds.items()},
         "first_round_mean_loss": first_loss,
     }

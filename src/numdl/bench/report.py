@@ -6,6 +6,7 @@ table, targets), with the formatting helpers they use.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,11 +74,35 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     if epoch:
         t = epoch["timings"]
         numba = t.get("numdl-numba")
-        add("MNIST epoch: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
-        add("MNIST epoch: PyTorch ÷ numdl-numba", t.get("torch"), numba, 1.5)
-        add("MNIST epoch: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.3)
+        model = epoch["model"].split(",")[0].split(" ")[0]  # e.g. 784-512-10
+        what = f"MNIST epoch ({model}, {epoch['model'].split(', ')[1]})"
+        add(f"{what}: numdl-numba ÷ GEMM floor", numba, t.get("GEMM floor"), 1.10, True)
+        add(f"{what}: PyTorch ÷ numdl-numba", t.get("torch"), numba, 2.5)
+        add(f"{what}: numdl-numpy ÷ numdl-numba", t.get("numdl-numpy"), numba, 1.45)
         bn = t.get("numdl-numba BatchNorm")
-        add("MNIST epoch: numdl-numba BatchNorm ÷ numdl-numba", bn, numba, 1.15, True)
+        add(f"{what}: numdl-numba BatchNorm ÷ numdl-numba", bn, numba, 1.15, True)
+    startup = report.get("startup")
+    if startup:
+
+        def secs(key: str) -> dict[str, float]:
+            return {"median_s": statistics.median(startup[key]), "min_s": min(startup[key])}
+
+        one = {"median_s": 1.0, "min_s": 1.0}  # seconds as a ratio to one second
+        add("first float32 step, empty cache [s]", secs("first_step_cold_s"), one, 2.0, True)
+        add(
+            "import + first step, cached [s]",
+            secs("import_and_first_step_cached_s"),
+            one,
+            0.5,
+            True,
+        )
+        add(
+            "every kernel, both dtypes, empty cache, 2 jobs [s]",
+            secs("fill_cache_2_jobs_s"),
+            one,
+            10.0,
+            True,
+        )
     for row in report.get("ops", []):
         impls = row["impls"]
         if row["dtype"] != "float32":
@@ -210,8 +235,10 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"{epoch['model']}; same initial weights and batches for every implementation, "
             f"which take turns every {epoch['chunk_steps']} steps (shuffled order); an "
             "implementation's epoch time is the sum of its turns.",
-            "GEMM floor: the step's five matrix products alone (X·W1, Xᵀ·dZ1, H·W2, Hᵀ·dZ2, "
-            "dZ2·W2ᵀ) over the same batches; batch gathering: `np.take` of the batches alone.",
+            f"GEMM floor: the step's {epoch.get('gemms', 5)} matrix products alone (per layer "
+            "A·W, Aᵀ·dZ, and dZ·Wᵀ but for the first) over the same batches; batch "
+            "gathering: `np.take` of the batches alone (numdl's runners gather with the "
+            "backend's `take_rows`).",
             "",
             "| implementation | time [min–max] | samples/s | ÷ GEMM floor | numpy ÷ it "
             "| torch ÷ it | mean loss, round 1 |",
@@ -230,6 +257,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             )
         lines.append("")
     lines += breakdown_markdown(report.get("breakdown"))
+    lines += startup_markdown(report.get("startup"))
     tg = report.get("targets")
     if tg:
         lines += [
@@ -294,3 +322,31 @@ def breakdown_markdown(breakdown: dict[str, Any] | None) -> list[str]:
     )
     lines.append("")
     return lines
+
+
+def startup_markdown(startup: dict[str, Any] | None) -> list[str]:
+    """The start-up figures as a Markdown table: median [min–max] seconds."""
+    if not startup:
+        return []
+    rows = {
+        "first_step_cold_s": "first float32 training step, empty Numba cache",
+        "import_and_first_step_cached_s": "`import numdl` + numba backend + first step, cached",
+        "fill_cache_1_job_s": "`numdl compile` (every kernel, both dtypes), empty cache, 1 process",
+        "fill_cache_2_jobs_s": "`numdl compile`, empty cache, 2 processes",
+        "train_first_step_no_warm_up_s": "`numdl train`: start to end of the first step, "
+        "empty cache, no warm-up",
+        "train_first_step_warm_up_s": "`numdl train`: the same, compiling while MNIST loads",
+        "train_first_step_warm_up_data_loaded_s": "(of which reading MNIST)",
+    }
+    lines = [
+        "## Start-up (fresh interpreters, `numdl bench --only startup`)",
+        "",
+        "| what | seconds [min–max] |",
+        "| --- | --- |",
+    ]
+    for key, what in rows.items():
+        v = startup.get(key)
+        if not v:
+            continue
+        lines.append(f"| {what} | {statistics.median(v):.2f} [{min(v):.2f}–{max(v):.2f}] |")
+    return [*lines, ""]

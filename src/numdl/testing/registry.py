@@ -426,3 +426,31 @@ _register(
         bytes_moved=lambda s, k: 5 * k * s[0],
     )
 )
+
+
+def _make_take_rows(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+    n, b, d = shape
+    return {
+        "x": _values(rng, dtype, (n, d), kind),
+        "index": rng.integers(0, n, size=b, dtype=np.int64),
+        "out": np.empty((b, d), dtype),
+    }
+
+
+_register(
+    OpCase(
+        name="take_rows",
+        op="take_rows",
+        make=_make_take_rows,
+        call=lambda m, a: m.take_rows(a["x"], a["index"], a["out"]),
+        outputs=("out",),
+        # (rows in the data set, batch, features): MNIST's training split and batch
+        shapes={
+            "tiny": (1, 1, 1),
+            "small": (50, 37, 19),
+            "mnist": (55_000, 256, 784),
+            "large": (55_000, 2048, 784),
+        },
+        bytes_moved=lambda s, k: 2 * k * s[1] * s[2] + 8 * s[1],
+    )
+)

@@ -9,7 +9,8 @@ function of the same name here.
 
 Contract shared by every backend (the caller, :mod:`numdl.core.ops`, guarantees it):
 
-* arrays are float32 or float64, all of one dtype; labels are integer;
+* arrays are float32 or float64, all of one dtype; labels and row indices are integer
+  (indices int64, in range);
 * output buffers are preallocated by the caller, C-contiguous and written in full;
 * optimiser arrays are 1-D and C-contiguous (flat parameter buffers) and updated in place;
 * nothing else is mutated; an output buffer may alias an input only where documented.
@@ -17,6 +18,7 @@ Contract shared by every backend (the caller, :mod:`numdl.core.ops`, guarantees 
 Equation numbers refer to the textbook report (``shared/seeds/002_*.txt``).
 """
 
+from numdl.core.hotpaths.gather import take_rows
 from numdl.core.hotpaths.linear import linear_backward, linear_forward
 from numdl.core.hotpaths.normalization import batchnorm_backward, batchnorm_forward
 from numdl.core.hotpaths.optim import (
@@ -41,4 +43,5 @@ __all__ = [
     "logsumexp_rows",
     "momentum_update",
     "rmsprop_update",
+    "take_rows",
 ]

@@ -20,6 +20,7 @@ What every op guarantees, by shared mechanisms rather than per-op code:
   (``validation.as_array``), so every backend reads the same numbers.
 """
 
+from numdl.core.ops.gather import take_rows
 from numdl.core.ops.linear import linear_backward, linear_forward
 from numdl.core.ops.normalization import batchnorm_backward, batchnorm_forward
 from numdl.core.ops.optim import (
@@ -45,4 +46,5 @@ __all__ = [
     "momentum_update",
     "rmsprop_update",
     "softmax",
+    "take_rows",
 ]
