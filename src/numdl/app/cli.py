@@ -1,5 +1,5 @@
 """The ``numdl`` command line: ``train``, ``evaluate``, ``predict``, ``boundary``, ``study``,
-``report`` (and ``bench``).
+``report``, ``compile`` (and ``bench``).
 
 Expected problems (missing data, a corrupt checkpoint, a diverging run, Ctrl-C) end with a
 clear message on stderr and a non-zero exit status, never a traceback.
@@ -18,7 +18,10 @@ clear message on stderr and a non-zero exit status, never a traceback.
   (constant schedule), any other training option given is refused unless equal. A run left
   behind holds a checkpoint: Ctrl-C in the first epoch removes what it wrote.
 
-The parser (options, their rules and help) is :mod:`numdl.app.parser`.
+The parser (options, their rules and help) is :mod:`numdl.app.parser`. The module runs past
+500 lines with one function per command: each command's work lives in its own module
+(training, report, boundary, study, bench), and what stays here is how each turns problems
+into messages and exit codes.
 """
 
 from __future__ import annotations

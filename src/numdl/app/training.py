@@ -16,6 +16,10 @@ every N steps; without one, nothing of it runs.
 The hot loop allocates nothing per step: batches are gathered into a reused buffer, the
 layers reuse their output and gradient buffers, and the loss reuses its gradient buffer.
 
+The module runs past 500 lines because the loop, its resume rules and the run directory's
+bookkeeping (checkpoints, log columns, early stopping) change together; the options live in
+:mod:`numdl.app.config`, the monitoring in :mod:`numdl.app.monitor`.
+
 The configuration (:class:`~numdl.app.config.TrainConfig`) checks every option on
 construction (:mod:`numdl.app.config`); :func:`train` checks the rest (the dataset, the
 checkpoint) before it writes anything.
