@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from numdl.core import backend as _backend
+from numdl.core.validation import as_array, check_ndim
 from numdl.nn import buffers as _buffers
 from numdl.nn.params import Parameters, ParamSpec
 
@@ -80,6 +81,39 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    # -- argument checks shared by the layers with parameters -----------------------------
+    def _check_rows(self, x: Any, n_features: int, param: Any) -> Any:
+        """``x`` as a (B, ``n_features``) array of the dtype of ``param`` (one of this layer's
+        parameters; ``None`` before a model allocated them), or the error naming it."""
+        if param is None:
+            raise RuntimeError(
+                f"{self!r} has no parameters yet: put it in a Sequential, which allocates them"
+            )
+        x = as_array(x, "x")
+        check_ndim(x, "x", 2)
+        if x.dtype != param.dtype:
+            raise TypeError(f"x must have dtype {param.dtype} (the layer's dtype), got {x.dtype}")
+        if x.shape[1] != n_features:
+            raise ValueError(
+                f"x must have shape (B, {n_features}) for {self.describe()} (it takes "
+                f"{n_features} features), got {x.shape}"
+            )
+        return x
+
+    def _check_grad(self, grad: Any, out: Any) -> Any:
+        """``grad`` as an array like the last output ``out``, or the error naming it."""
+        grad = as_array(grad, "grad")
+        if grad.dtype != out.dtype:
+            raise TypeError(
+                f"grad must have dtype {out.dtype} (the layer's dtype), got {grad.dtype}"
+            )
+        if grad.shape != out.shape:
+            raise ValueError(
+                f"grad must have shape {out.shape} (the shape of the last training-mode output "
+                f"of {self.describe()}), got {grad.shape}"
+            )
+        return grad
 
     # -- computation ----------------------------------------------------------------------
     def forward(self, x: Any, *, train: bool = True) -> Any:

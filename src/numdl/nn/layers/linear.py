@@ -8,7 +8,7 @@ import numpy as np
 
 from numdl.core import backend as _backend
 from numdl.core import ops
-from numdl.core.validation import as_array, check_bool, check_int, check_ndim
+from numdl.core.validation import check_bool, check_int
 from numdl.nn.init import INITIALIZERS
 from numdl.nn.layers.base import Layer
 from numdl.nn.params import Parameters, ParamSpec
@@ -84,35 +84,7 @@ class Linear(Layer):
 
     def _check_input(self, x: Any) -> Any:
         """``x`` as a (B, in_features) array of this layer's dtype, or the error naming it."""
-        w = self.__dict__.get("W")
-        if w is None:
-            raise RuntimeError(
-                f"{self!r} has no parameters yet: put it in a Sequential, which allocates them"
-            )
-        x = as_array(x, "x")
-        check_ndim(x, "x", 2)
-        if x.dtype != w.dtype:
-            raise TypeError(f"x must have dtype {w.dtype} (the layer's dtype), got {x.dtype}")
-        if x.shape[1] != self.in_features:
-            raise ValueError(
-                f"x must have shape (B, {self.in_features}) for {self.describe()} (it takes "
-                f"{self.in_features} features), got {x.shape}"
-            )
-        return x
-
-    def _check_grad(self, grad: Any, out: Any) -> Any:
-        """``grad`` as an array like the last output ``out``, or the error naming it."""
-        grad = as_array(grad, "grad")
-        if grad.dtype != out.dtype:
-            raise TypeError(
-                f"grad must have dtype {out.dtype} (the layer's dtype), got {grad.dtype}"
-            )
-        if grad.shape != out.shape:
-            raise ValueError(
-                f"grad must have shape {out.shape} (the shape of the last training-mode output "
-                f"of {self.describe()}), got {grad.shape}"
-            )
-        return grad
+        return self._check_rows(x, self.in_features, self.__dict__.get("W"))
 
     def forward(self, x: Any, *, train: bool = True) -> Any:
         """H = XW + b, or ReLU(XW + b) (eqs. 13, 17), for the batch ``x`` of shape (B, D_in).

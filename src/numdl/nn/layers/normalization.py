@@ -27,7 +27,6 @@ from numdl.core.validation import (
     check_bool,
     check_in_range,
     check_int,
-    check_ndim,
     check_positive,
 )
 from numdl.nn.layers.base import Layer
@@ -74,35 +73,7 @@ class _FeatureAffine:
 
     def _check_input(self, x: Any) -> Any:
         """``x`` as a (B, F) array of this layer's dtype, or the error naming it."""
-        gamma = self.__dict__.get("gamma")
-        if gamma is None:
-            raise RuntimeError(
-                f"{self!r} has no parameters yet: put it in a Sequential, which allocates them"
-            )
-        x = as_array(x, "x")
-        check_ndim(x, "x", 2)
-        if x.dtype != gamma.dtype:
-            raise TypeError(f"x must have dtype {gamma.dtype} (the layer's dtype), got {x.dtype}")
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"x must have shape (B, {self.num_features}) for {self.describe()} (it takes "
-                f"{self.num_features} features), got {x.shape}"
-            )
-        return x
-
-    def _check_grad(self, grad: Any, out: Any) -> Any:
-        """``grad`` as an array like the last output ``out``, or the error naming it."""
-        grad = as_array(grad, "grad")
-        if grad.dtype != out.dtype:
-            raise TypeError(
-                f"grad must have dtype {out.dtype} (the layer's dtype), got {grad.dtype}"
-            )
-        if grad.shape != out.shape:
-            raise ValueError(
-                f"grad must have shape {out.shape} (the shape of the last training-mode output "
-                f"of {self.describe()}), got {grad.shape}"
-            )
-        return grad
+        return self._check_rows(x, self.num_features, self.__dict__.get("gamma"))
 
     def _checked_flags(self, compute_dx: Any, overwrite_grad: Any) -> tuple[bool, bool]:
         return check_bool(compute_dx, "compute_dx"), check_bool(overwrite_grad, "overwrite_grad")
