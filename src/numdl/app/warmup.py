@@ -30,8 +30,9 @@ from numdl.nn.losses import SoftmaxCrossEntropy
 
 __all__ = ["start_warm_up", "warm_up"]
 
-#: Backends that compile nothing: no warm-up.
-_INTERPRETED = ("numpy",)
+#: Backends warmed up: Numba's CPU kernels. (The CUDA kernels compile too, but a warm-up
+#: thread would also set up CuPy and the device from a second thread: untested without a GPU.)
+WARMED_UP = ("numba",)
 
 
 def warm_up(config: TrainConfig, backend: str) -> None:
@@ -51,12 +52,13 @@ def warm_up(config: TrainConfig, backend: str) -> None:
 
 
 def start_warm_up(config: TrainConfig, backend: str) -> threading.Thread | None:
-    """Start :func:`warm_up` in a daemon thread (``None`` for an interpreted backend).
+    """Start :func:`warm_up` in a daemon thread (``None`` for a backend not in
+    :data:`WARMED_UP`).
 
     A failure in the thread is dropped: the run itself then meets the same error, and
     reports it, at its first step.
     """
-    if backend in _INTERPRETED:
+    if backend not in WARMED_UP:
         return None
 
     def run() -> None:
