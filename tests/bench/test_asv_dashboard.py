@@ -237,7 +237,12 @@ def dashboard(tool, tmp_path_factory) -> Path:
     config = tmp / "asv.conf.json"
     config.write_text(json.dumps(conf, indent=2))
     head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.strip()
     _asv(["machine", "--yes", "--machine", "ci", "--config", str(config)], tmp, env)
     bench = ["run", "--python=same", "--quick", "--machine", "ci", "--config", str(config)]

@@ -154,20 +154,31 @@ print(t1 - t0, t3 - t2, (t1 - t0) + (t3 - t2))
 """
 
 
-def first_step_seconds(cache_dir: str) -> dict[str, float]:
-    """:data:`FIRST_STEP` in a fresh interpreter with ``NUMBA_CACHE_DIR=cache_dir``: seconds of
-    ``import`` (numdl, and the numba backend with it), of the ``step``, and ``total``."""
+def _fresh(script: str, cache_dir: str, *args: str, count: int) -> list[float]:
+    """Run ``script`` in a fresh interpreter with ``NUMBA_CACHE_DIR=cache_dir``; the last
+    ``count`` numbers it printed (a compilation that hangs fails after 10 minutes)."""
     import os
     import subprocess
     import sys
 
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     done = subprocess.run(
-        [sys.executable, "-c", FIRST_STEP], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the first-step script failed ({done.returncode}):\n{done.stderr}")
-    imported, step, total = (float(v) for v in done.stdout.split()[-3:])
+        raise RuntimeError(f"a start-up measurement failed ({done.returncode}):\n{done.stderr}")
+    return [float(v) for v in done.stdout.split()[-count:]]
+
+
+def first_step_seconds(cache_dir: str) -> dict[str, float]:
+    """:data:`FIRST_STEP` in a fresh interpreter with ``NUMBA_CACHE_DIR=cache_dir``: seconds of
+    ``import`` (numdl, and the numba backend with it), of the ``step``, and ``total``."""
+    imported, step, total = _fresh(FIRST_STEP, cache_dir, count=3)
     return {"import": imported, "step": step, "total": total}
 
 
@@ -205,16 +216,8 @@ print(t1 - t0, time.perf_counter() - t0)
 def train_first_step_seconds(cache_dir: str, data_dir: str, warm_up: bool) -> dict[str, float]:
     """:data:`TRAIN_FIRST_STEP` in a fresh interpreter: seconds to the data being ``loaded``
     and to the end of the ``first_step``, with or without the background warm-up."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    argv = [sys.executable, "-c", TRAIN_FIRST_STEP, data_dir, "warm-up" if warm_up else "-"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the first-step script failed ({done.returncode}):\n{done.stderr}")
-    loaded, first = (float(v) for v in done.stdout.split()[-2:])
+    mode = "warm-up" if warm_up else "-"
+    loaded, first = _fresh(TRAIN_FIRST_STEP, cache_dir, data_dir, mode, count=2)
     return {"loaded": loaded, "first_step": first}
 
 
@@ -258,20 +261,10 @@ def bench_startup(repeats: int, data_dir: str | None = None) -> dict[str, Any]:
 
 def _fill_seconds(cache_dir: str, jobs: int) -> float:
     """:func:`compile_kernels` from a fresh interpreter into ``cache_dir`` (wall seconds)."""
-    import os
-    import subprocess
-    import sys
-
     code = (
         "import time; t = time.perf_counter()\n"
         "from numdl.bench.compile import compile_kernels\n"
         f"compile_kernels(jobs={jobs})\n"
         "print(time.perf_counter() - t)\n"
     )
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"filling the cache failed ({done.returncode}):\n{done.stderr}")
-    return float(done.stdout.split()[-1])
+    return _fresh(code, cache_dir, count=1)[0]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from numdl.core import ops
-from numdl.core.validation import check_in_range, check_positive
-from numdl.optim.base import Optimizer, Slot
+from numdl.optim.adam import Adam
+from numdl.optim.base import Slot
 
 __all__ = ["AdamW"]
 
 
-class AdamW(Optimizer):
+class AdamW(Adam):
     """AdamW: Adam's bias-corrected moments with decoupled weight decay on the weights.
+
+    θ ← θ(1 − ηλ) on the weights, then Adam's step without decay in the gradient
+    (Loshchilov & Hutter 2019); :class:`~numdl.optim.adam.Adam` couples it instead.
+    The moments, hyperparameters and their checks are Adam's.
 
     Parameters
     ----------
@@ -30,8 +33,6 @@ class AdamW(Optimizer):
         hyperparameter out of range or not representable in the parameters' dtype.
     """
 
-    state_names = ("m", "v")
-
     def __init__(
         self,
         params: Any,
@@ -41,28 +42,11 @@ class AdamW(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
     ) -> None:
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair of floats, got {betas!r}")
-        self.beta1 = check_in_range(betas[0], "betas[0]", 0.0, 1.0)
-        self.beta2 = check_in_range(betas[1], "betas[1]", 0.0, 1.0)
-        self.eps = check_positive(eps, "eps")
-        super().__init__(params, lr=lr, weight_decay=weight_decay)
-
-    def _hyperparameter_checks(self) -> list[tuple[str, str, Callable[[Any, str], Any]]]:
-        return [
-            *super()._hyperparameter_checks(),
-            ("beta1", "betas[0]", self._unit),
-            ("beta2", "betas[1]", self._unit),
-            ("eps", "eps", self._positive),  # must not underflow to 0: v̂ + ε divides
-        ]
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def _check_combination(self, values: dict[str, Any]) -> None:
         # the decay factor 1 − ηλ is computed in Python floats, then cast to the dtype
         self._fits(values["lr"] * values["weight_decay"], "lr * weight_decay")
-
-    def _check_state_buffer(self, slot: Slot, name: str, value: Any, label: str) -> None:
-        if name == "v" and bool((value < 0).any()):
-            raise ValueError(f"{label} must be >= 0 (a second moment), got negative values")
 
     def _update(self, slot: Slot, grad: Any, state: dict[str, Any]) -> None:
         ops.adamw_update(

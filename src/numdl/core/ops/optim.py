@@ -171,6 +171,26 @@ def momentum_update(
     _backend.current().momentum_update(p, g, v, lr, momentum, weight_decay, nesterov, n_decayed)
 
 
+def _adam_scalars(
+    dtype: np.dtype,
+    lr: Any,
+    step: Any,
+    beta1: Any,
+    beta2: Any,
+    eps: Any,
+    weight_decay: Any,
+) -> tuple[float, int, float, float, float, float]:
+    """The hyperparameters Adam and AdamW share, checked (range, and the cast to ``dtype``)."""
+    return (
+        _scalar(check_positive, lr, "lr", dtype, allow_zero=True),
+        check_int(step, "step", minimum=1, maximum=MAX_STEP),
+        _scalar(check_in_range, beta1, "beta1", dtype, 0.0, 1.0),
+        _scalar(check_in_range, beta2, "beta2", dtype, 0.0, 1.0),
+        _scalar(check_positive, eps, "eps", dtype, nonzero=True),
+        _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True),
+    )
+
+
 def adamw_update(
     param: Any,
     grad: Any,
@@ -216,12 +236,9 @@ def adamw_update(
     """
     (p, g, m_, v_), checked = _check_update_arrays(param, {"grad": grad, "m": m, "v": v})
     dtype = p.dtype
-    lr = _scalar(check_positive, lr, "lr", dtype, allow_zero=True)
-    step = check_int(step, "step", minimum=1, maximum=MAX_STEP)
-    beta1 = _scalar(check_in_range, beta1, "beta1", dtype, 0.0, 1.0)
-    beta2 = _scalar(check_in_range, beta2, "beta2", dtype, 0.0, 1.0)
-    eps = _scalar(check_positive, eps, "eps", dtype, nonzero=True)
-    weight_decay = _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True)
+    lr, step, beta1, beta2, eps, weight_decay = _adam_scalars(
+        dtype, lr, step, beta1, beta2, eps, weight_decay
+    )
     # the kernels compute the decay factor 1 − ηλ in Python floats, then cast it to dtype
     _fits(lr * weight_decay, "lr * weight_decay", dtype)
     n_decayed = _n_decayed(n_decayed, p.size)
@@ -281,12 +298,9 @@ def adam_update(
     """
     (p, g, m_, v_), checked = _check_update_arrays(param, {"grad": grad, "m": m, "v": v})
     dtype = p.dtype
-    lr = _scalar(check_positive, lr, "lr", dtype, allow_zero=True)
-    step = check_int(step, "step", minimum=1, maximum=MAX_STEP)
-    beta1 = _scalar(check_in_range, beta1, "beta1", dtype, 0.0, 1.0)
-    beta2 = _scalar(check_in_range, beta2, "beta2", dtype, 0.0, 1.0)
-    eps = _scalar(check_positive, eps, "eps", dtype, nonzero=True)
-    weight_decay = _scalar(check_positive, weight_decay, "weight_decay", dtype, allow_zero=True)
+    lr, step, beta1, beta2, eps, weight_decay = _adam_scalars(
+        dtype, lr, step, beta1, beta2, eps, weight_decay
+    )
     n_decayed = _n_decayed(n_decayed, p.size)
     _check_state_disjoint(checked)
     _backend.current().adam_update(
