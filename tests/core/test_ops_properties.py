@@ -82,6 +82,12 @@ OP_NAMES = [
     "rmsprop_update",
     "adagrad_update",
     "take_rows",
+    "conv2d_forward",
+    "conv2d_backward",
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
 ]
 #: The optimiser updates: in-place updates of a parameter and its state buffers.
 UPDATE_OPS = ("momentum_update", "adamw_update", "adam_update", "rmsprop_update", "adagrad_update")
@@ -270,6 +276,114 @@ def base_take_rows(p: dict) -> Call:
     return Call("take_rows", ("x", "index"), arrays, {}, ("out",), dt)
 
 
+# convolution and pooling: dims (B, C, H, W, F, KH, KW) and (B, C, H, W); window arguments
+# (stride, padding, kernel) are plan entries, ints or pairs, passed as drawn
+CONV_OPS = ("conv2d_forward", "conv2d_backward")
+POOL_OPS = ("maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward")
+SPATIAL_OPS = CONV_OPS + POOL_OPS
+
+
+def _two(v: Any, default: Any = None) -> tuple[int, int]:
+    v = default if v is None else v
+    return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))
+
+
+def _pooled(h: int, w: int, kernel: Any, stride: Any, padding: Any) -> tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = _two(kernel), _two(stride, kernel), _two(padding)
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def _conv_ref(p: dict, rng: np.random.Generator) -> dict[str, Any]:
+    """x, w, b and the reference forward's cols and out for a convolution plan."""
+    from numdl.core.hotpaths import conv as ref
+
+    dt = p["dtype"]
+    b, c, h, w, f, kh, kw = p["dims"]
+    oh, ow = _pooled(h, w, (kh, kw), p["stride"], p["padding"])
+    x = _values(rng, (b, c, h, w), dt, p.get("values", "normal"))
+    wt = (rng.standard_normal((f, c, kh, kw)) / np.sqrt(c * kh * kw)).astype(dt)
+    bias = rng.standard_normal(f).astype(dt)
+    cols, z = np.empty((b * oh * ow, c * kh * kw), dt), np.empty((b * oh * ow, f), dt)
+    out = np.empty((b, f, oh, ow), dt)
+    with np.errstate(all="ignore"):
+        stride, padding = _two(p["stride"]), _two(p["padding"])
+        ref.conv2d_forward(x, wt, bias, stride, padding, p["relu"], cols, z, out)
+    return {"x": x, "w": wt, "b": bias, "cols": cols, "z": z, "out": out, "oh": oh, "ow": ow}
+
+
+def base_conv2d_forward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    r = _conv_ref(p, rng)
+    arrays = {k: r[k] for k in ("x", "w", "b")}
+    for name in ("out", "cols", "z"):
+        if p.get(name, name == "out"):
+            arrays[name] = _nan_buffer(r[name].shape, dt)
+    kwargs = {"stride": p["stride"], "padding": p["padding"], "relu": p["relu"]}
+    return Call("conv2d_forward", ("x", "w", "b"), arrays, kwargs, ("out", "cols", "z"), dt)
+
+
+def base_conv2d_backward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    r = _conv_ref(p, rng)
+    b, c, h, w, f, kh, kw = p["dims"]
+    grad = _values(rng, r["out"].shape, dt, p.get("values", "normal"))
+    arrays = {"grad": grad, "cols": r["cols"], "w": r["w"], "out": r["out"]}
+    shapes = {
+        "dx": (b, c, h, w),
+        "dw": (f, c, kh, kw),
+        "db": (f,),
+        "dz": r["z"].shape,
+        "dcols": r["cols"].shape,
+    }
+    for name, shape in shapes.items():
+        if p.get(name, name in ("dx", "dw", "db")) and (
+            p["compute_dx"] or name not in ("dx", "dcols")
+        ):
+            arrays[name] = _nan_buffer(shape, dt)
+    kwargs = {k: p[k] for k in ("stride", "padding", "relu", "compute_dx")}
+    kwargs["x_shape"] = (b, c, h, w)
+    pos = ("grad", "cols", "w", "out")
+    return Call("conv2d_backward", pos, arrays, kwargs, tuple(shapes), dt)
+
+
+def _pool_kwargs(p: dict) -> dict[str, Any]:
+    return {"kernel_size": p["kernel"], "stride": p["stride"], "padding": p["padding"]}
+
+
+def base_pool_forward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    b, c, h, w = p["dims"]
+    oh, ow = _pooled(h, w, p["kernel"], p["stride"], p["padding"])
+    arrays: dict[str, Any] = {"x": _values(rng, (b, c, h, w), dt, p.get("values", "normal"))}
+    if p.get("out", True):
+        arrays["out"] = _nan_buffer((b, c, oh, ow), dt)
+    written: tuple[str, ...] = ("out",)
+    if p["op"] == "maxpool2d_forward":
+        written = ("out", "argmax")
+        if p.get("argmax", True):
+            arrays["argmax"] = np.full((b, c, oh, ow), -7, np.int64)
+    return Call(p["op"], ("x",), arrays, _pool_kwargs(p), written, dt)
+
+
+def base_pool_backward(p: dict) -> Call:
+    rng, dt = _rng(p["seed"]), p["dtype"]
+    b, c, h, w = p["dims"]
+    oh, ow = _pooled(h, w, p["kernel"], p["stride"], p["padding"])
+    x = _values(rng, (b, c, h, w), dt, p.get("values", "normal"))
+    arrays: dict[str, Any] = {"grad": _values(rng, (b, c, oh, ow), dt, p.get("values", "normal"))}
+    kwargs: dict[str, Any] = {"x_shape": (b, c, h, w)}
+    pos: tuple[str, ...] = ("grad",)
+    if p["op"] == "maxpool2d_backward":
+        with numdl.use_backend("numpy"), np.errstate(all="ignore"):
+            _, arrays["argmax"] = ops.maxpool2d_forward(x, **_pool_kwargs(p))
+        pos = ("grad", "argmax")
+    else:
+        kwargs.update(_pool_kwargs(p))
+    if p.get("dx", True):
+        arrays["dx"] = _nan_buffer((b, c, h, w), dt)
+    return Call(p["op"], pos, arrays, kwargs, ("dx",), dt)
+
+
 BASES: dict[str, Callable[[dict], Call]] = {
     "linear_forward": base_linear_forward,
     "linear_backward": base_linear_backward,
@@ -285,6 +399,12 @@ BASES: dict[str, Callable[[dict], Call]] = {
     "rmsprop_update": base_update,
     "adagrad_update": base_update,
     "take_rows": base_take_rows,
+    "conv2d_forward": base_conv2d_forward,
+    "conv2d_backward": base_conv2d_backward,
+    "maxpool2d_forward": base_pool_forward,
+    "maxpool2d_backward": base_pool_backward,
+    "avgpool2d_forward": base_pool_forward,
+    "avgpool2d_backward": base_pool_backward,
 }
 
 
@@ -482,6 +602,8 @@ def _outputs(call: Call, result: Any) -> dict[str, np.ndarray]:
         "linear_backward": ("dx", "dw", "db"),
         "batchnorm_forward": ("out", "mean", "var"),
         "batchnorm_backward": ("dx", "dgamma", "dbeta"),
+        "conv2d_backward": ("dx", "dw", "db"),
+        "maxpool2d_forward": ("out", "argmax"),
     }.get(call.op)
     if returned is not None:
         for n, r in zip(returned, result, strict=True):
@@ -509,7 +631,8 @@ def check_accepted(plan: dict) -> None:
                 assert _snapshot(arr) == before[n], f"{be}: input {n} changed by {plan}"
         outs = _outputs(call, result)
         for n, out in outs.items():
-            assert out.dtype == call.dtype, f"{be}: {n} has dtype {out.dtype}, not {call.dtype}"
+            want = np.dtype(np.int64) if n.endswith("argmax") else call.dtype  # indices
+            assert out.dtype == want, f"{be}: {n} has dtype {out.dtype}, not {want}"
         results[be] = outs
     ref = results[REFERENCE]
     for be, outs in results.items():
@@ -589,6 +712,10 @@ def draw_invalid(draw, op: str) -> tuple[dict, type[Exception], tuple[str, ...],
     elif op == "take_rows":
         plan["dims"] = (draw(size), draw(size), draw(size))
         plan["index_dtype"] = draw(st.sampled_from([np.int64, np.int32, np.uint8, np.int16]))
+    elif op in SPATIAL_OPS:
+        _draw_window(draw, plan, size)
+        for n in ("out", "cols", "z", "argmax", "dx", "dw", "db", "dz", "dcols"):
+            plan[n] = draw(st.booleans())
     else:
         plan["dims"] = tuple(draw(st.lists(size, min_size=1, max_size=2)))
         plan["scalars"] = _valid_scalars(draw, op, dt, int(np.prod(plan["dims"])))
@@ -630,6 +757,7 @@ def _mk_dtype(draw, op, plan, call):
     name = draw(st.sampled_from(sorted(call.arrays)))
     labels = op == "cross_entropy" and name == "target" and plan["target"] == "labels"
     labels = labels or (op == "take_rows" and name == "index")  # integer arrays
+    labels = labels or name == "argmax"  # max pooling's int64 indices
     bad = _bad_dtype(draw, labels=labels)
     n_float = sum(np.asarray(a).dtype.kind == "f" for a in call.arrays.values())
     if bad == "other-float" and n_float < 2:  # a lone float array may have either dtype
@@ -651,6 +779,8 @@ def _mk_shape(draw, op, plan, call):
         axis = plan["axis"] % len(shape)
         empty = tuple(0 if d == axis else s for d, s in enumerate(shape))
         return ("shape", "x", draw(st.sampled_from([(), empty]))), ValueError, ("x",)
+    if op in SPATIAL_OPS:
+        return _mk_shape_spatial(draw, op, plan, call, name, shape)
     if op in UPDATE_OPS:
         if name == "param":  # param reshaped: the others no longer match it
             other = (int(np.prod(shape)) + 1,)
@@ -694,6 +824,56 @@ def _mk_shape(draw, op, plan, call):
     return ("shape", name, new), ValueError, names_hit
 
 
+def _mk_shape_spatial(draw, op, plan, call, name, shape):
+    """A shape change of a convolution or pooling argument that no call can accept."""
+    rank = [shape[:-1], (*shape, 1)]  # every array has a fixed rank
+    hit: tuple[str, ...] = (name,)
+    if name == "x":
+        choices = list(rank)
+        if op == "conv2d_forward":  # C no longer matches w's
+            choices.append((shape[0], shape[1] + 1, *shape[2:]))
+            hit = ("x", "w")
+        elif any(n in call.arrays for n in ("out", "argmax")):  # B, C fix the output's
+            choices.append((shape[0] + 1, *shape[1:]))
+            hit = ("x", "out", "argmax")
+    elif name == "w":
+        choices = [*rank, (shape[0], shape[1] + 1, *shape[2:]), (shape[0] + 1, *shape[1:])]
+        hit = ("w", "b", "grad")  # C against x's, F against b's (forward) or grad's
+    else:  # every other array's shape is fixed by the others: any dimension one longer
+        dim = draw(st.integers(0, len(shape) - 1))
+        choices = [*rank, tuple(s + 1 if d == dim else s for d, s in enumerate(shape))]
+        if op == "maxpool2d_backward" and name == "grad":
+            hit = ("grad", "argmax")  # OH, OW of grad are checked against argmax's
+    return ("shape", name, draw(st.sampled_from(choices))), ValueError, hit
+
+
+def _mk_scalar_spatial(draw, op, plan, call):
+    """A window argument (stride, padding, kernel_size) or x_shape out of range or of the
+    wrong kind."""
+    bad_pair = [((1, 2, 3), ValueError), ((1,), ValueError), (1.5, TypeError)]
+    bad_pair += [("1", TypeError), (True, TypeError), ((1, 1.0), TypeError)]
+    table: dict[str, list[tuple[Any, type]]] = {
+        "stride": [(0, ValueError), (-1, ValueError), ((1, 0), ValueError), *bad_pair],
+        "padding": [(-1, ValueError), ((0, -2), ValueError), (None, TypeError), *bad_pair],
+    }
+    if op in CONV_OPS:
+        table["stride"].append((None, TypeError))
+    else:
+        kh, kw = _two(plan["kernel"])
+        big = plan["dims"][2] + 2 * _two(plan["padding"])[0] + 1
+        table["kernel_size"] = [(0, ValueError), ((2, 0), ValueError), (None, TypeError)]
+        table["kernel_size"] += [((big, kw), ValueError), *bad_pair]
+        table["padding"].append(((kh // 2 + 1, 0), ValueError))  # more than half the kernel
+    if op.endswith("backward"):
+        table["x_shape"] = [((1, 2, 3), ValueError), ("abcd", ValueError)]
+        table["x_shape"] += [((1, 1, -1, 1), ValueError), ((1, 1, 2.0, 2), TypeError)]
+    if op == "maxpool2d_backward":  # its window is in argmax already
+        table = {"x_shape": table["x_shape"]}
+    name = draw(st.sampled_from(sorted(table)))
+    value, exc = draw(st.sampled_from(table[name]))
+    return ("kw", name, value), exc, (name,)
+
+
 def _mk_alias(draw, op, plan, call):
     if op == "linear_forward":
         outs, strided_ok = ["out"], ["x", "w", "b"]
@@ -719,6 +899,13 @@ def _mk_alias(draw, op, plan, call):
             plan["out"] = True
             call = BASES[op](plan)
         outs, strided_ok = ["out"], ["x"]
+    elif op in SPATIAL_OPS:
+        first = "dw" if op == "conv2d_backward" else "out" if op.endswith("forward") else "dx"
+        if first not in call.arrays:
+            plan[first] = True  # give the call a float output buffer to alias
+            call = BASES[op](plan)
+        outs = [n for n in call.written if n in call.arrays and n != "argmax"]
+        strided_ok = [n for n in call.pos if n != "argmax"]  # the float arrays only read
     else:
         outs, strided_ok = list(call.written), ["grad"]
     others = [
@@ -726,6 +913,7 @@ def _mk_alias(draw, op, plan, call):
         for n in call.arrays
         if not (op == "cross_entropy" and n == "target" and plan["target"] == "labels")
         and not (op == "take_rows" and n == "index")  # integers: a float view is a dtype error
+        and n != "argmax"
     ]
     if not outs:
         return _mk_flag(draw, op, plan, call)
@@ -765,6 +953,8 @@ def _mk_flag(draw, op, plan, call):
         "cross_entropy": ["return_grad"],
         "logsumexp": ["keepdims"],
         "momentum_update": ["nesterov"],
+        "conv2d_forward": ["relu"],
+        "conv2d_backward": ["relu", "compute_dx"],
     }.get(op)
     if flags is None:  # log_softmax, softmax, adamw_update have no flag: a bad axis/step
         return _mk_scalar(draw, op, plan, call)
@@ -779,6 +969,11 @@ def _mk_nonfinite(draw, op, plan, call):
         if value < 0 and plan["index_dtype"] == np.uint8:
             value = 255  # −1 wraps to 255 in uint8: out of range too (N ≤ 4)
         return ("set", "index", draw(st.integers(0, b - 1)), value), ValueError, ("index",)
+    if op == "maxpool2d_backward":  # an index outside the H·W plane
+        _, _, h, w = plan["dims"]
+        index = draw(st.integers(0, 10**6))
+        value = draw(st.sampled_from([h * w, h * w + 5, -1]))
+        return ("set", "argmax", index, value), ValueError, ("argmax",)
     if op != "cross_entropy":
         return _mk_scalar(draw, op, plan, call)
     b, c = plan["dims"]
@@ -812,6 +1007,8 @@ def _mk_scalar(draw, op, plan, call):
             )
         )
         return ("kw", "axis", bad[0]), bad[1], ("axis",)
+    if op in SPATIAL_OPS:
+        return _mk_scalar_spatial(draw, op, plan, call)
     if op in ("linear_forward", "linear_backward", "cross_entropy"):
         return _mk_flag(draw, op, plan, call)
     size = int(np.prod(plan["dims"]))
@@ -864,6 +1061,14 @@ def _mk_scalar(draw, op, plan, call):
 
 
 def _mk_dx_without_compute(draw, op, plan, call):
+    if op == "conv2d_backward":
+        b, c, h, w, _, kh, kw = plan["dims"]
+        plan["compute_dx"] = False
+        oh, ow = _pooled(h, w, (kh, kw), plan["stride"], plan["padding"])
+        name, shape = draw(
+            st.sampled_from([("dx", (b, c, h, w)), ("dcols", (b * oh * ow, c * kh * kw))])
+        )
+        return [("kw", "compute_dx", False), ("add", name, shape)], ValueError, (name,)
     if op != "linear_backward":
         return _mk_flag(draw, op, plan, call)
     b, i, _ = plan["dims"]
@@ -898,6 +1103,20 @@ _INVALID_KINDS = {
     "rmsprop_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar", "scalar"],
     "adagrad_update": [*_COMMON, "alias", "alias", "layout", "scalar", "scalar"],
     "take_rows": [*_COMMON, "alias", "layout", "nonfinite", "nonfinite"],
+    "conv2d_forward": [*_COMMON, "alias", "alias", "layout", "flag", "scalar"],
+    "conv2d_backward": [
+        *_COMMON,
+        "alias",
+        "alias",
+        "layout",
+        "flag",
+        "scalar",
+        "dx_without_compute",
+    ],
+    "maxpool2d_forward": [*_COMMON, "alias", "layout", "scalar", "scalar"],
+    "maxpool2d_backward": [*_COMMON, "alias", "layout", "scalar", "nonfinite"],
+    "avgpool2d_forward": [*_COMMON, "alias", "layout", "scalar", "scalar"],
+    "avgpool2d_backward": [*_COMMON, "alias", "layout", "scalar", "scalar"],
 }
 
 
@@ -934,6 +1153,51 @@ def _pack_mod(draw, names: list[str]) -> list[tuple]:
     if len(chosen) < 2:
         return []
     return [("pack", tuple(chosen), draw(st.sampled_from([0, 0, 1, 3])))]
+
+
+def _draw_window(draw, plan: dict, batch: Any) -> None:
+    """Dims and window arguments (ints or pairs, as a caller may pass them) of a valid
+    convolution or pooling call."""
+    op = plan["op"]
+    b, c = draw(batch), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    either = lambda a, b_: draw(st.sampled_from([a, (a, b_)] if a == b_ else [(a, b_)]))  # noqa: E731
+    stride = either(draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if op in CONV_OPS:
+        ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        kh, kw = draw(st.integers(1, h + 2 * ph)), draw(st.integers(1, w + 2 * pw))
+        plan["dims"] = (b, c, h, w, draw(st.integers(1, 3)), kh, kw)
+        plan["relu"] = draw(st.booleans() | st.sampled_from([np.True_, np.False_]))
+        plan["compute_dx"] = draw(st.booleans())
+    else:
+        kh, kw = draw(st.integers(1, h + 1)), draw(st.integers(1, w + 1))
+        ph = max(draw(st.integers(0, kh // 2)), int(kh > h))  # the kernel must fit
+        pw = max(draw(st.integers(0, kw // 2)), int(kw > w))
+        plan["dims"] = (b, c, h, w)
+        plan["kernel"] = either(kh, kw)
+        if draw(st.booleans()):
+            stride = None  # the default: the kernel
+    plan["stride"] = stride
+    plan["padding"] = either(ph, pw)
+
+
+def _draw_spatial_valid(draw, plan: dict) -> list[tuple]:
+    op = plan["op"]
+    _draw_window(draw, plan, st.integers(0, 3))  # an empty batch is legal
+    plan["values"] = draw(st.sampled_from(["normal", "extreme", "extreme-inf", "extreme-nan"]))
+    for n in ("out", "cols", "z", "argmax", "dx", "dw", "db"):
+        plan[n] = draw(st.booleans())
+    call = BASES[op](plan)
+    reads = list(call.pos)  # the arrays only read
+    mods: list[tuple] = []
+    if op == "conv2d_backward" and draw(st.booleans()):
+        mods.append(("same", "grad", "out"))  # both only read: legal aliasing
+    mods += _benign_layouts(draw, call, reads)
+    if not mods:
+        packable = ("w", "b", "out", "dw", "db", "dx") if op in CONV_OPS else ("x", "grad")
+        packable = [n for n in (*packable, "out", "dx") if n in call.arrays]
+        mods += _pack_mod(draw, packable) if len(packable) > 1 else []
+    return mods
 
 
 def draw_valid(draw, op: str) -> dict:
@@ -1019,6 +1283,8 @@ def draw_valid(draw, op: str) -> dict:
         plan["values"] = draw(st.sampled_from(["normal", "extreme", "extreme-inf", "extreme-nan"]))
         call = BASES[op](plan)
         mods += _benign_layouts(draw, call, ["x"])
+    elif op in SPATIAL_OPS:
+        mods += _draw_spatial_valid(draw, plan)
     elif op == "take_rows":
         n, b, d = draw(size1), draw(size0), draw(size0)  # rows to take from: at least one
         plan["dims"] = (n, b, d)

@@ -738,6 +738,246 @@ for _label, _build, _exc, _pat in [
     case("take_rows", _label, _exc, _pat)(_build)
 
 
+# conv2d_forward, conv2d_backward, maxpool2d_*, avgpool2d_* (the rejections the interface
+# names; tests/core/test_ops_conv.py has the full table)
+def _conv_arrays() -> dict[str, np.ndarray]:
+    rng = _rng()
+    x = rng.standard_normal((2, 3, 5, 4))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4)
+    cols = np.empty((2 * 3 * 3, 18))
+    out = numdl.conv2d_forward(x, w, b, cols=cols)
+    return {"x": x, "w": w, "b": b, "cols": cols, "out": out, "grad": np.ones_like(out)}
+
+
+def _cf(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = _conv_arrays()
+    args = {k: over.pop(k, a[k]) for k in ("x", "w", "b")}
+    kw = {"out": np.full((2, 4, 3, 3), 7.0), **over}
+    arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl.conv2d_forward(*args.values(), **kw), arrays
+
+
+def _cb(**over: Any) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+    a = _conv_arrays()
+    args = {k: over.pop(k, a[k]) for k in ("grad", "cols", "w", "out")}
+    kw = {"x_shape": (2, 3, 5, 4), "dw": np.full((4, 3, 3, 2), 7.0), **over}
+    arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl.conv2d_backward(*args.values(), **kw), arrays
+
+
+def _pf(op: str, x: Any = None, kernel: Any = 2, **kw: Any):
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 5)) if x is None else x
+    arrays = {"x": x, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: getattr(numdl, op)(x, kernel, **kw), arrays
+
+
+def _mpb(**over: Any):
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 5))
+    _, argmax = numdl.maxpool2d_forward(x, 2)
+    args = {"grad": np.ones((2, 3, 3, 2)), "argmax": argmax, "x_shape": x.shape}
+    args.update({k: over.pop(k) for k in list(over) if k in args})
+    kw = {"dx": np.full(x.shape, 7.0), **over}
+    arrays = {k: v for k, v in {**args, **kw}.items() if isinstance(v, np.ndarray)}
+    return lambda: numdl.maxpool2d_backward(*args.values(), **kw), arrays
+
+
+def _apb(grad: Any = None, x_shape: Any = (2, 3, 6, 5), kernel: Any = 2, **kw: Any):
+    grad = np.ones((2, 3, 3, 2)) if grad is None else grad
+    kw = {"dx": np.full((2, 3, 6, 5), 7.0), **kw}
+    arrays = {"grad": grad, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
+    return lambda: numdl.avgpool2d_backward(grad, x_shape, kernel, **kw), arrays
+
+
+for _op, _label, _build, _exc, _pat in [
+    (
+        "conv2d_forward",
+        "x-3d",
+        lambda: _cf(x=np.ones((3, 5, 4))),
+        ValueError,
+        r"^x must be 4-D \(B, C, H, W\)",
+    ),
+    (
+        "conv2d_forward",
+        "channels",
+        lambda: _cf(w=np.ones((4, 2, 3, 2))),
+        ValueError,
+        r"^w must have 3 input channels",
+    ),
+    (
+        "conv2d_forward",
+        "kernel-too-big",
+        lambda: _cf(w=np.ones((4, 3, 6, 2))),
+        ValueError,
+        r"^the kernel of w \(6, 2\) is larger",
+    ),
+    ("conv2d_forward", "stride-0", lambda: _cf(stride=0), ValueError, r"^stride must be >= 1"),
+    (
+        "conv2d_forward",
+        "padding-neg",
+        lambda: _cf(padding=(0, -1)),
+        ValueError,
+        r"^padding must be >= 0",
+    ),
+    (
+        "conv2d_forward",
+        "x-int",
+        lambda: _cf(x=np.ones((2, 3, 5, 4), np.int64)),
+        TypeError,
+        r"^x must have dtype",
+    ),
+    (
+        "conv2d_forward",
+        "w-mixed",
+        lambda: _cf(w=np.ones((4, 3, 3, 2), np.float32)),
+        TypeError,
+        r"^w must have the dtype of x",
+    ),
+    ("conv2d_forward", "relu-int", lambda: _cf(relu=1), TypeError, r"^relu must be True or False"),
+    (
+        "conv2d_forward",
+        "out-is-x",
+        lambda: _cf(x=(x := np.ones((2, 4, 3, 3))), w=np.ones((4, 4, 1, 1)), out=x),
+        ValueError,
+        r"^out and x must not share memory",
+    ),
+    (
+        "conv2d_backward",
+        "grad-3d",
+        lambda: _cb(grad=np.ones((4, 3, 3))),
+        ValueError,
+        r"^grad must be 4-D \(B, F, OH, OW\)",
+    ),
+    (
+        "conv2d_backward",
+        "grad-shape",
+        lambda: _cb(grad=np.ones((2, 4, 3, 2))),
+        ValueError,
+        r"^grad must have shape \(2, 4, 3, 3\)",
+    ),
+    (
+        "conv2d_backward",
+        "cols-shape",
+        lambda: _cb(cols=np.ones((18, 17))),
+        ValueError,
+        r"^cols must have shape \(18, 18\)",
+    ),
+    (
+        "conv2d_backward",
+        "x-shape",
+        lambda: _cb(x_shape=(2, 3, 5)),
+        ValueError,
+        r"^x_shape must be a 4-tuple",
+    ),
+    (
+        "conv2d_backward",
+        "dx-without-compute",
+        lambda: _cb(compute_dx=False, dx=np.zeros((2, 3, 5, 4))),
+        ValueError,
+        r"^dx must be None when compute_dx is False",
+    ),
+    (
+        "conv2d_backward",
+        "dw-is-w",
+        lambda: _cb(w=(w := np.ones((4, 3, 3, 2))), dw=w),
+        ValueError,
+        r"^dw and w must not share memory",
+    ),
+    (
+        "maxpool2d_forward",
+        "x-2d",
+        lambda: _pf("maxpool2d_forward", x=np.ones((6, 5))),
+        ValueError,
+        r"^x must be 4-D \(B, C, H, W\)",
+    ),
+    (
+        "maxpool2d_forward",
+        "padding-over-half",
+        lambda: _pf("maxpool2d_forward", padding=2),
+        ValueError,
+        r"^padding must be at most half the kernel size",
+    ),
+    (
+        "maxpool2d_forward",
+        "kernel-too-big",
+        lambda: _pf("maxpool2d_forward", kernel=(2, 6)),
+        ValueError,
+        r"^kernel_size \(2, 6\) is larger",
+    ),
+    (
+        "maxpool2d_forward",
+        "argmax-dtype",
+        lambda: _pf("maxpool2d_forward", argmax=np.zeros((2, 3, 3, 2), np.int32)),
+        TypeError,
+        r"^argmax must have dtype int64",
+    ),
+    (
+        "maxpool2d_forward",
+        "out-readonly",
+        lambda: _pf("maxpool2d_forward", out=_readonly(np.zeros((2, 3, 3, 2)))),
+        ValueError,
+        r"^out must be writeable",
+    ),
+    (
+        "maxpool2d_backward",
+        "argmax-range",
+        lambda: _mpb(argmax=np.full((2, 3, 3, 2), 30)),
+        ValueError,
+        r"^argmax must hold flat indices in \[0, 30\)",
+    ),
+    (
+        "maxpool2d_backward",
+        "argmax-float",
+        lambda: _mpb(argmax=np.zeros((2, 3, 3, 2))),
+        TypeError,
+        r"^argmax must have dtype int64",
+    ),
+    (
+        "maxpool2d_backward",
+        "dx-shape",
+        lambda: _mpb(dx=np.zeros((2, 3, 6, 4))),
+        ValueError,
+        r"^dx must have shape \(2, 3, 6, 5\)",
+    ),
+    (
+        "avgpool2d_forward",
+        "stride-0",
+        lambda: _pf("avgpool2d_forward", stride=0),
+        ValueError,
+        r"^stride must be >= 1",
+    ),
+    (
+        "avgpool2d_forward",
+        "kernel-float",
+        lambda: _pf("avgpool2d_forward", kernel=2.0),
+        TypeError,
+        r"^kernel_size must be an integer",
+    ),
+    (
+        "avgpool2d_forward",
+        "x-f16",
+        lambda: _pf("avgpool2d_forward", x=np.ones((1, 1, 2, 2), np.float16)),
+        TypeError,
+        r"^x must have dtype",
+    ),
+    (
+        "avgpool2d_backward",
+        "grad-shape",
+        lambda: _apb(grad=np.ones((2, 3, 3, 3))),
+        ValueError,
+        r"^grad must have shape \(2, 3, 3, 2\)",
+    ),
+    (
+        "avgpool2d_backward",
+        "dx-dtype",
+        lambda: _apb(dx=np.zeros((2, 3, 6, 5), np.float32)),
+        TypeError,
+        r"^dx must have the dtype",
+    ),
+]:
+    case(_op, _label, _exc, _pat)(_build)
+
+
 def _snapshot(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.array(v, copy=True) for k, v in arrays.items()}
 

@@ -17,13 +17,19 @@ __all__ = [
     "adagrad_update",
     "adam_update",
     "adamw_update",
+    "avgpool2d_backward",
+    "avgpool2d_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
     "momentum_update",
     "rmsprop_update",
     "take_rows",
@@ -90,3 +96,34 @@ def adagrad_update(*args: Any) -> None:
 def take_rows(x: Any, index: Any, out: Any) -> Any:
     """No work: returns ``out`` unwritten."""
     return out
+
+
+def conv2d_forward(*args: Any) -> Any:
+    """No work: returns ``out`` (the last argument) unwritten."""
+    return args[-1]
+
+
+def conv2d_backward(*args: Any) -> None:
+    """No work."""
+
+
+def maxpool2d_forward(x: Any, kernel: Any, stride: Any, padding: Any, out: Any, argmax: Any) -> Any:
+    """No work but ``argmax = 0``: the backward op checks its indices are in range.
+
+    Returns ``out`` unwritten.
+    """
+    argmax.fill(0)
+    return out
+
+
+def maxpool2d_backward(*args: Any) -> None:
+    """No work."""
+
+
+def avgpool2d_forward(*args: Any) -> Any:
+    """No work: returns ``out`` (the last argument) unwritten."""
+    return args[-1]
+
+
+def avgpool2d_backward(*args: Any) -> None:
+    """No work."""

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from numdl.core.backend import OPS
+from numdl.core.hotpaths import conv as _conv
 from numdl.core.hotpaths import normalization as _hotpaths
+from numdl.core.hotpaths import pooling as _pooling
 
 __all__ = ["CASES", "VALUE_KINDS", "OpCase", "case", "copy_inputs"]
 
@@ -452,5 +454,238 @@ _register(
             "large": (55_000, 2048, 784),
         },
         bytes_moved=lambda s, k: 2 * k * s[1] * s[2] + 8 * s[1],
+    )
+)
+
+
+# ----------------------------------------------------------------- convolution and pooling
+#: Convolution: (B, C, H, W, F, KH, KW, sh, sw, ph, pw). "mnist" is the MNIST CNN's first
+#: layer (1 → 16 channels, 28×28, 5×5, padding 2), "large" its second (16 → 32 at 14×14),
+#: the larger im2col (P·K = 50176·400). "small" has a non-square input and kernel, a stride
+#: of 2 in one direction and padding in the other.
+_CONV_SHAPES = {
+    "tiny": (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+    "small": (3, 2, 9, 7, 5, 3, 2, 2, 1, 1, 0),
+    "mnist": (256, 1, 28, 28, 16, 5, 5, 1, 1, 2, 2),
+    "large": (256, 16, 14, 14, 32, 5, 5, 1, 1, 2, 2),
+}
+#: Pooling: (B, C, H, W, KH, KW, sh, sw, ph, pw). "mnist" and "large" are the MNIST CNN's two
+#: 2×2 pools (after 16 channels at 28×28, 32 at 14×14); "small" has overlapping windows
+#: (stride 1 < kernel 2 across) and padding on both axes.
+_POOL_SHAPES = {
+    "tiny": (1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+    "small": (3, 2, 9, 8, 3, 2, 2, 1, 1, 1),
+    "mnist": (256, 16, 28, 28, 2, 2, 2, 2, 0, 0),
+    "large": (256, 32, 14, 14, 2, 2, 2, 2, 0, 0),
+}
+
+
+def _conv_dims(shape: Shape) -> tuple:
+    """(B, C, H, W, F, KH, KW, stride, padding, OH, OW, P, K) of a convolution shape."""
+    b, c, h, w, f, kh, kw, sh, sw, ph, pw = shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    return b, c, h, w, f, kh, kw, (sh, sw), (ph, pw), oh, ow, b * oh * ow, c * kh * kw
+
+
+def _make_conv(relu: bool, backward: bool, dx: bool = True) -> Maker:
+    """Inputs of a convolution; the backward's start from the reference forward's outputs.
+
+    ``dz`` and ``dcols`` (backward scratch) start as the reference's own values: a kernel may
+    leave them unwritten (it may compute dx without ``dcols``), and one that writes them must
+    write these values.
+    """
+
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        b, c, h, w, f, kh, kw, stride, padding, oh, ow, p, k = _conv_dims(shape)
+        inputs: Inputs = {
+            "x": _values(rng, dtype, (b, c, h, w), kind, special=False),
+            "w": _values(rng, dtype, (f, c, kh, kw), "normal", scale=1 / np.sqrt(k)),
+            "b": _values(rng, dtype, (f,), kind, scale=0.1, special=False),
+            "stride": stride,
+            "padding": padding,
+            "relu": relu,
+            "cols": np.empty((p, k), dtype),
+            "z": np.empty((p, f), dtype),
+            "out": np.empty((b, f, oh, ow), dtype),
+        }
+        if not backward:
+            return inputs
+        a = inputs
+        _conv.conv2d_forward(
+            a["x"], a["w"], a["b"], stride, padding, relu, a["cols"], a["z"], a["out"]
+        )
+        grad = _values(rng, dtype, (b, f, oh, ow), kind, special=False)
+        dz = np.empty((p, f), dtype)
+        dcols = np.empty((p, k), dtype) if dx else None
+        dxa = np.empty((b, c, h, w), dtype) if dx else None
+        scratch = (np.empty((f, c, kh, kw), dtype), np.empty(f, dtype))
+        _conv.conv2d_backward(
+            grad, a["cols"], a["w"], a["out"], stride, padding, relu, dx, dz, dcols, dxa, *scratch
+        )
+        for name in ("x", "z", "b"):
+            del inputs[name]
+        inputs.update(
+            grad=grad,
+            compute_dx=dx,
+            dz=dz,
+            dcols=dcols,
+            dx=np.empty((b, c, h, w), dtype) if dx else None,
+            dw=np.empty((f, c, kh, kw), dtype),
+            db=np.empty(f, dtype),
+        )
+        return inputs
+
+    return make
+
+
+def _call_conv_forward(m: ModuleType, a: Inputs) -> Any:
+    args = (a["x"], a["w"], a["b"], a["stride"], a["padding"], a["relu"])
+    return m.conv2d_forward(*args, a["cols"], a["z"], a["out"])
+
+
+def _call_conv_backward(m: ModuleType, a: Inputs) -> Any:
+    args = (a["grad"], a["cols"], a["w"], a["out"], a["stride"], a["padding"], a["relu"])
+    return m.conv2d_backward(*args, a["compute_dx"], a["dz"], a["dcols"], a["dx"], a["dw"], a["db"])
+
+
+def _conv_bytes(shape: Shape, k: int, backward: bool, dx: bool = True) -> int:
+    """x, w, b read; cols written and read by the GEMM; z written and read; out written.
+    Backward: grad and out read, dz written and read, cols read, dw written, and with dx
+    dcols written and read, dx written."""
+    b, c, h, w, f, _, _, _, _, _, _, p, kk = _conv_dims(shape)
+    if not backward:
+        return k * (b * c * h * w + f * kk + f + 2 * p * kk + 2 * p * f + p * f)
+    base = 2 * p * f + 2 * p * f + p * kk + 2 * f * kk + f
+    return k * (base + (2 * p * kk + b * c * h * w if dx else 0))
+
+
+def _conv_flops(shape: Shape, gemms: int) -> int:
+    *_, p, k = _conv_dims(shape)
+    return 2 * p * k * shape[4] * gemms
+
+
+for _relu in (True, False):
+    _register(
+        OpCase(
+            name="conv2d_forward_relu" if _relu else "conv2d_forward",
+            op="conv2d_forward",
+            make=_make_conv(_relu, backward=False),
+            call=_call_conv_forward,
+            outputs=("out", "cols", "z"),
+            shapes=_CONV_SHAPES,
+            bytes_moved=lambda s, k: _conv_bytes(s, k, backward=False),
+            flops=lambda s: _conv_flops(s, 1),
+        )
+    )
+for _name, _relu, _dx in (
+    ("conv2d_backward_relu", True, True),
+    ("conv2d_backward_relu_first_layer", True, False),
+    ("conv2d_backward", False, True),
+):
+    _register(
+        OpCase(
+            name=_name,
+            op="conv2d_backward",
+            make=_make_conv(_relu, backward=True, dx=_dx),
+            call=_call_conv_backward,
+            outputs=("dz", "dw", "db") + (("dcols", "dx") if _dx else ()),
+            shapes=_CONV_SHAPES,
+            bytes_moved=lambda s, k, d=_dx: _conv_bytes(s, k, backward=True, dx=d),
+            flops=lambda s, d=_dx: _conv_flops(s, 1 + d),
+        )
+    )
+
+
+def _pool_dims(shape: Shape) -> tuple:
+    """(B, C, H, W, kernel, stride, padding, OH, OW) of a pooling shape."""
+    b, c, h, w, kh, kw, sh, sw, ph, pw = shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    return b, c, h, w, (kh, kw), (sh, sw), (ph, pw), oh, ow
+
+
+def _make_pool(kind_of_pool: str, backward: bool) -> Maker:
+    """Inputs of a pooling op; extreme values hold −inf and NaN (the tie and NaN rules), and
+    the max backward's ``argmax`` comes from the reference forward."""
+
+    def make(rng: Rng, dtype: np.dtype, shape: Shape, kind: str) -> Inputs:
+        b, c, h, w, kernel, stride, padding, oh, ow = _pool_dims(shape)
+        x = _values(rng, dtype, (b, c, h, w), kind)
+        if kind == "extreme" and x.size > 1:  # ties: a run of equal values, and a −inf plane
+            x.reshape(-1)[: min(x.size, 2 * w)] = x.reshape(-1)[0]
+            x[-1, -1] = -np.inf
+        inputs: Inputs = {"kernel": kernel, "stride": stride, "padding": padding}
+        if not backward:
+            inputs.update(x=x, out=np.empty((b, c, oh, ow), dtype))
+            if kind_of_pool == "max":
+                inputs["argmax"] = np.empty((b, c, oh, ow), np.int64)
+            return inputs
+        inputs.update(
+            grad=_values(rng, dtype, (b, c, oh, ow), kind, special=False),
+            dx=np.empty((b, c, h, w), dtype),
+        )
+        if kind_of_pool == "max":
+            argmax = np.empty((b, c, oh, ow), np.int64)
+            out = np.empty((b, c, oh, ow), dtype)
+            _pooling.maxpool2d_forward(x, kernel, stride, padding, out, argmax)
+            inputs["argmax"] = argmax
+        return inputs
+
+    return make
+
+
+def _pool_bytes(shape: Shape, k: int, argmax: bool) -> int:
+    """The input and the output once each, and the int64 ``argmax`` once when used."""
+    b, c, h, w, _, _, _, oh, ow = _pool_dims(shape)
+    return k * (b * c * h * w + b * c * oh * ow) + (8 * b * c * oh * ow if argmax else 0)
+
+
+_register(
+    OpCase(
+        name="maxpool2d_forward",
+        op="maxpool2d_forward",
+        make=_make_pool("max", backward=False),
+        call=lambda m, a: m.maxpool2d_forward(
+            a["x"], a["kernel"], a["stride"], a["padding"], a["out"], a["argmax"]
+        ),
+        outputs=("out", "argmax"),
+        shapes=_POOL_SHAPES,
+        bytes_moved=lambda s, k: _pool_bytes(s, k, argmax=True),
+    )
+)
+_register(
+    OpCase(
+        name="maxpool2d_backward",
+        op="maxpool2d_backward",
+        make=_make_pool("max", backward=True),
+        call=lambda m, a: m.maxpool2d_backward(a["grad"], a["argmax"], a["dx"]),
+        outputs=("dx",),
+        shapes=_POOL_SHAPES,
+        bytes_moved=lambda s, k: _pool_bytes(s, k, argmax=True),
+    )
+)
+_register(
+    OpCase(
+        name="avgpool2d_forward",
+        op="avgpool2d_forward",
+        make=_make_pool("avg", backward=False),
+        call=lambda m, a: m.avgpool2d_forward(
+            a["x"], a["kernel"], a["stride"], a["padding"], a["out"]
+        ),
+        outputs=("out",),
+        shapes=_POOL_SHAPES,
+        bytes_moved=lambda s, k: _pool_bytes(s, k, argmax=False),
+    )
+)
+_register(
+    OpCase(
+        name="avgpool2d_backward",
+        op="avgpool2d_backward",
+        make=_make_pool("avg", backward=True),
+        call=lambda m, a: m.avgpool2d_backward(
+            a["grad"], a["kernel"], a["stride"], a["padding"], a["dx"]
+        ),
+        outputs=("dx",),
+        shapes=_POOL_SHAPES,
+        bytes_moved=lambda s, k: _pool_bytes(s, k, argmax=False),
     )
 )

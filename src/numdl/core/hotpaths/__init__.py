@@ -18,6 +18,7 @@ Contract shared by every backend (the caller, :mod:`numdl.core.ops`, guarantees 
 Equation numbers refer to the textbook report (``shared/seeds/002_*.txt``).
 """
 
+from numdl.core.hotpaths.conv import conv2d_backward, conv2d_forward
 from numdl.core.hotpaths.gather import take_rows
 from numdl.core.hotpaths.linear import linear_backward, linear_forward
 from numdl.core.hotpaths.normalization import batchnorm_backward, batchnorm_forward
@@ -28,19 +29,31 @@ from numdl.core.hotpaths.optim import (
     momentum_update,
     rmsprop_update,
 )
+from numdl.core.hotpaths.pooling import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+)
 from numdl.core.hotpaths.softmax import cross_entropy, log_softmax_rows, logsumexp_rows
 
 __all__ = [
     "adagrad_update",
     "adam_update",
     "adamw_update",
+    "avgpool2d_backward",
+    "avgpool2d_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
     "momentum_update",
     "rmsprop_update",
     "take_rows",

@@ -20,6 +20,7 @@ What every op guarantees, by shared mechanisms rather than per-op code:
   (``validation.as_array``), so every backend reads the same numbers.
 """
 
+from numdl.core.ops.conv import conv2d_backward, conv2d_forward
 from numdl.core.ops.gather import take_rows
 from numdl.core.ops.linear import linear_backward, linear_forward
 from numdl.core.ops.normalization import batchnorm_backward, batchnorm_forward
@@ -30,19 +31,31 @@ from numdl.core.ops.optim import (
     momentum_update,
     rmsprop_update,
 )
+from numdl.core.ops.pooling import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+)
 from numdl.core.ops.softmax import cross_entropy, log_softmax, logsumexp, softmax
 
 __all__ = [
     "adagrad_update",
     "adam_update",
     "adamw_update",
+    "avgpool2d_backward",
+    "avgpool2d_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax",
     "logsumexp",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
     "momentum_update",
     "rmsprop_update",
     "softmax",
