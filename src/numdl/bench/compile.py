@@ -9,10 +9,11 @@ specialisation a run can reach. Numba writes each one to its on-disk cache (``ca
 — next to the installed kernels when that directory is writable, else in the per-user
 cache directory, or in ``NUMBA_CACHE_DIR`` when set.
 
-With ``jobs > 1`` the kernel families (one module each: linear, softmax, optim, gather)
-compile in that many processes at once. They share no compiled function, so no two
-processes write the same cache entry; were they to (two runs started together), Numba
-replaces index files atomically and the loser of the race only recompiles later
+With ``jobs > 1`` the kernel families (one module each: linear, softmax, optim, gather,
+normalization, conv, pooling) compile in that many processes at once. They share no
+compiled function, so no two processes write the same cache entry; were they to (two runs
+started together), Numba replaces index files atomically and the loser of the race only
+recompiles later
 (``tests/kernels/test_cache_concurrency.py``).
 """
 
@@ -43,7 +44,8 @@ def _families() -> dict[str, list[str]]:
 
 
 def _dispatchers(module_names: list[str]) -> list[Any]:
-    """Every Numba dispatcher defined in the kernel modules ``module_names``."""
+    """Every Numba dispatcher defined in the kernel modules ``module_names`` (also those held
+    in (serial, parallel) tuples, as softmax, conv and pooling keep theirs)."""
     import importlib
 
     from numba.core.dispatcher import Dispatcher
@@ -51,7 +53,9 @@ def _dispatchers(module_names: list[str]) -> list[Any]:
     found = []
     for module_name in module_names:
         module = importlib.import_module(module_name)
-        found += [v for v in vars(module).values() if isinstance(v, Dispatcher)]
+        for value in vars(module).values():
+            items = value if isinstance(value, tuple) else (value,)
+            found += [v for v in items if isinstance(v, Dispatcher)]
     return found
 
 

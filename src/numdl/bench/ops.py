@@ -119,6 +119,8 @@ def _torch_op(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any
             )
         opt.step()  # creates the state (momentum buffer / moments)
         return opt.step
+    if name.startswith(("conv2d_", "maxpool2d_", "avgpool2d_")):
+        return _torch_conv_pool(name, inputs, torch)
     if name.startswith("batchnorm_"):
         x, gamma, beta, eps, relu = t("x"), t("gamma"), t("beta"), inputs["eps"], inputs["relu"]
 
@@ -132,6 +134,68 @@ def _torch_op(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any
         out, grad = bn(*wrt), t("grad_out")
         return lambda: torch.autograd.grad(out, wrt, grad, retain_graph=True)
     return None
+
+
+def _torch_conv_pool(name: str, inputs: dict[str, Any], torch: Any) -> Callable[[], Any]:
+    """``F.conv2d`` (+ ReLU), ``F.max_pool2d``, ``F.avg_pool2d`` and their autograd backward on
+    a registry case's arrays (argument names as the backend functions'). The backward cases
+    hold no forward input ``x`` (nor ``b``): torch's forward then runs on a random ``x`` of its
+    shape and a zero bias (the timing depends on the shapes, not on the values)."""
+    F = torch.nn.functional
+    stride, padding = tuple(inputs["stride"]), tuple(inputs["padding"])
+    if "x" in inputs:
+        x = torch.from_numpy(inputs["x"])
+    else:
+        grad = inputs["grad"]
+        if inputs.get("dx") is not None:
+            shape = inputs["dx"].shape
+        else:  # the first conv layer's backward: an input size with the same output size
+            _, c, kh, kw = inputs["w"].shape
+            hw = [
+                (o - 1) * s + k - 2 * p
+                for o, s, k, p in zip(grad.shape[2:], stride, (kh, kw), padding, strict=True)
+            ]
+            shape = (grad.shape[0], c, *hw)
+        x = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(grad.dtype))
+    backward = "_backward" in name
+    if name.startswith("conv2d_"):
+        w = torch.from_numpy(inputs["w"])
+        b = (
+            torch.from_numpy(inputs["b"])
+            if "b" in inputs
+            else torch.zeros(w.shape[0], dtype=w.dtype)
+        )
+        relu = inputs["relu"]
+
+        def conv(x: Any, w: Any, b: Any) -> Any:
+            z = F.conv2d(x, w, b, stride=stride, padding=padding)
+            return F.relu(z) if relu else z
+
+        if not backward:
+            return lambda: conv(x, w, b)
+        wants_dx = inputs.get("compute_dx", True)
+        wrt = tuple(a.requires_grad_(True) for a in ((x, w, b) if wants_dx else (w, b)))
+        out = conv(x, w, b)
+        grad = torch.from_numpy(inputs["grad"])
+        return lambda: torch.autograd.grad(out, wrt, grad, retain_graph=True)
+    kernel = tuple(inputs["kernel"])
+    if name.startswith("maxpool2d_"):
+
+        def pool(x: Any) -> Any:
+            return F.max_pool2d(x, kernel, stride, padding, return_indices=True)[0]
+
+    else:
+
+        def pool(x: Any) -> Any:
+            return F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True)
+
+    if not backward:
+        if name.startswith("maxpool2d_"):  # numdl returns the argmax too
+            return lambda: F.max_pool2d(x, kernel, stride, padding, return_indices=True)
+        return lambda: pool(x)
+    x.requires_grad_(True)
+    out, grad = pool(x), torch.from_numpy(inputs["grad"])
+    return lambda: torch.autograd.grad(out, x, grad, retain_graph=True)
 
 
 def _gemm_floor_op(name: str, inputs: dict[str, Any]) -> Callable[[], Any] | None:
