@@ -6,7 +6,10 @@ bias/ReLU and mask/column-sum kernels); ``batchnorm_forward``, ``batchnorm_backw
 (normalization.py: column-statistics and elementwise kernels); ``logsumexp_rows``,
 ``log_softmax_rows``, ``cross_entropy`` (softmax.py: online softmax, one pass per row);
 ``momentum_update``, ``adamw_update``, ``adam_update``, ``rmsprop_update``,
-``adagrad_update`` (optim.py: grid-stride elementwise updates); ``take_rows`` (gather.py).
+``adagrad_update`` (optim.py: grid-stride elementwise updates); ``take_rows`` (gather.py);
+``conv2d_forward``, ``conv2d_backward`` (conv.py: im2col and col2im kernels, cuBLAS GEMMs);
+``maxpool2d_forward``, ``maxpool2d_backward``, ``avgpool2d_forward``, ``avgpool2d_backward``
+(pooling.py: one thread per window, gathering backward passes).
 Launch settings: :func:`configure`, :func:`set_block_size`, :func:`get_config`
 (``_launch.py``).
 
@@ -38,6 +41,7 @@ if not _SIMULATOR:
 from numdl_kernels.cuda._launch import configure as configure  # noqa: E402
 from numdl_kernels.cuda._launch import get_config as get_config  # noqa: E402
 from numdl_kernels.cuda._launch import set_block_size as set_block_size  # noqa: E402
+from numdl_kernels.cuda.conv import conv2d_backward, conv2d_forward  # noqa: E402
 from numdl_kernels.cuda.gather import take_rows  # noqa: E402
 from numdl_kernels.cuda.linear import linear_backward, linear_forward  # noqa: E402
 from numdl_kernels.cuda.normalization import (  # noqa: E402
@@ -50,6 +54,12 @@ from numdl_kernels.cuda.optim import (  # noqa: E402
     adamw_update,
     momentum_update,
     rmsprop_update,
+)
+from numdl_kernels.cuda.pooling import (  # noqa: E402
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
 )
 from numdl_kernels.cuda.softmax import (  # noqa: E402
     cross_entropy,
@@ -66,13 +76,19 @@ __all__ = [
     "adagrad_update",
     "adam_update",
     "adamw_update",
+    "avgpool2d_backward",
+    "avgpool2d_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy",
     "linear_backward",
     "linear_forward",
     "log_softmax_rows",
     "logsumexp_rows",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
     "momentum_update",
     "rmsprop_update",
     "take_rows",
