@@ -1,7 +1,7 @@
 """Weight initialisers (Glorot & Bengio 2010; He et al. 2015), seeded.
 
-Each takes the weight shape (D_in, D_out) and a ``numpy.random.Generator`` (or an integer
-seed) and returns a new array of the requested dtype.
+Each takes the weight shape (D_in, D_out), or a convolution kernel's (F, C, KH, KW), and a
+``numpy.random.Generator`` (or an integer seed) and returns a new array of the requested dtype.
 """
 
 from __future__ import annotations
@@ -26,11 +26,17 @@ Initializer = Callable[..., np.ndarray]
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    if len(shape) != 2:
-        raise ValueError(f"shape must be (fan_in, fan_out), got {shape}")
-    fan_in = check_int(shape[0], "shape[0]", minimum=1)
-    fan_out = check_int(shape[1], "shape[1]", minimum=1)
-    return fan_in, fan_out
+    """(fan_in, fan_out): (D_in, D_out) for a dense weight; for a convolution kernel
+    (F, C, KH, KW), fan_in = C·KH·KW and fan_out = F·KH·KW (PyTorch's convention)."""
+    if len(shape) not in (2, 4):
+        raise ValueError(
+            f"shape must be (fan_in, fan_out) or a convolution kernel's (F, C, KH, KW), got {shape}"
+        )
+    sizes = [check_int(s, f"shape[{i}]", minimum=1) for i, s in enumerate(shape)]
+    if len(sizes) == 2:
+        return sizes[0], sizes[1]
+    f, c, kh, kw = sizes
+    return c * kh * kw, f * kh * kw
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -51,28 +57,28 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
 
 
-def glorot_uniform(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
+def glorot_uniform(shape: tuple[int, ...], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ U(−a, a), a = √(6 / (fan_in + fan_out)): Var W = 2 / (fan_in + fan_out)."""
     fan_in, fan_out = _fans(shape)
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return _rng(rng).uniform(-limit, limit, size=shape).astype(_float_dtype(dtype))
 
 
-def glorot_normal(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
+def glorot_normal(shape: tuple[int, ...], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ N(0, σ²), σ = √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (_rng(rng).standard_normal(size=shape) * std).astype(_float_dtype(dtype))
 
 
-def he_uniform(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
+def he_uniform(shape: tuple[int, ...], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ U(−a, a), a = √(6 / fan_in): Var W = 2 / fan_in, for ReLU networks."""
     fan_in, _ = _fans(shape)
     limit = np.sqrt(6.0 / fan_in)
     return _rng(rng).uniform(-limit, limit, size=shape).astype(_float_dtype(dtype))
 
 
-def he_normal(shape: tuple[int, int], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
+def he_normal(shape: tuple[int, ...], rng: Any = None, dtype: Any = np.float32) -> np.ndarray:
     """W ~ N(0, σ²), σ = √(2 / fan_in), for ReLU networks."""
     fan_in, _ = _fans(shape)
     return (_rng(rng).standard_normal(size=shape) * np.sqrt(2.0 / fan_in)).astype(

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from numdl.core import backend as _backend
-from numdl.core.validation import as_array, check_ndim
+from numdl.core.validation import FLOAT_DTYPES, as_array, check_ndim
 from numdl.nn import buffers as _buffers
 from numdl.nn.params import Parameters, ParamSpec
 
@@ -41,6 +41,16 @@ __all__ = ["Layer"]
 #: What a training-mode forward kept (``self._saved``): the arrays by name, and a stamp
 #: ``(name, root, record, generation)`` of each (:func:`numdl.nn.buffers.stamp`).
 _Saved = tuple[dict[str, Any], list[tuple[str, Any, Any, int]]]
+
+
+#: A per-sample shape: sizes, ``None`` where any size is accepted (or not known).
+Shape = tuple[int | None, ...]
+
+
+def format_shape(shape: Shape, batch: bool = False) -> str:
+    """``(B, 3, *, *)``: a shape for messages, ``*`` for any size, ``B`` for the batch."""
+    items = (["B"] if batch else []) + ["*" if s is None else str(s) for s in shape]
+    return "(" + ", ".join(items) + (",)" if len(items) == 1 else ")")
 
 
 #: Per-run state a copy of a layer does not take along.
@@ -74,6 +84,25 @@ class Layer:
         """The number of features it outputs for ``in_width`` inputs (``None``: unknown)."""
         return in_width if self.elementwise else None
 
+    @property
+    def in_shape(self) -> Shape | None:
+        """The per-sample input shape this layer requires (``x`` is ``(B, *in_shape)``;
+        ``None`` entries: any size), or ``None`` (any shape); ``(in_width,)`` by default."""
+        width = self.in_width
+        return None if width is None else (width,)
+
+    def out_shape(self, in_shape: Shape | None) -> Shape | None:
+        """The per-sample output shape for samples of shape ``in_shape`` (``None``: unknown).
+
+        Raises ``ValueError`` when this layer cannot take such samples (e.g. a kernel larger
+        than the image); the model names the layer. By default: the input's shape for an
+        elementwise layer, else ``(out_width,)`` from :meth:`out_width`.
+        """
+        if self.elementwise:
+            return in_shape
+        width = self.out_width(in_shape[0] if in_shape is not None and len(in_shape) == 1 else None)
+        return None if width is None else (width,)
+
     def describe(self) -> str:
         """How messages name this layer: ``Linear(4, 3) 'layer0'`` inside a model."""
         name = self.__dict__.get("_name")
@@ -98,6 +127,28 @@ class Layer:
             raise ValueError(
                 f"x must have shape (B, {n_features}) for {self.describe()} (it takes "
                 f"{n_features} features), got {x.shape}"
+            )
+        return x
+
+    def _check_batch(self, x: Any, shape: Shape, param: Any) -> Any:
+        """``x`` as a (B, *``shape``) array (``None`` entries: any size) of the dtype of
+        ``param`` (one of this layer's parameters, or ``None`` for a layer without any: then
+        float32 or float64), or the error naming it; the N-D :meth:`_check_rows`."""
+        x = as_array(x, "x")
+        check_ndim(x, "x", 1 + len(shape))
+        if param is not None:
+            if x.dtype != param.dtype:
+                raise TypeError(
+                    f"x must have dtype {param.dtype} (the layer's dtype), got {x.dtype}"
+                )
+        elif x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"x must have dtype float32 or float64, got {x.dtype}")
+        if any(
+            want is not None and got != want for got, want in zip(x.shape[1:], shape, strict=True)
+        ):
+            raise ValueError(
+                f"x must have shape {format_shape(shape, batch=True)} for {self.describe()}, "
+                f"got {x.shape}"
             )
         return x
 
