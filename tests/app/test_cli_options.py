@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numdl.app.config import DOMAINS, TrainConfig
+from numdl.app.config import DOMAINS, LIST_OPTIONS, TrainConfig
 from numdl.app.parser import build_parser
 
 SYN = ["train", "--dataset", "synthetic", "--hidden", "8", "--epochs", "1", "--backend", "numpy"]
@@ -166,7 +166,8 @@ def test_every_numeric_option_accepts_exactly_its_domain(data, name: str) -> Non
     good = data.draw(_inside(domain), label="inside")
     args = build_parser().parse_args(["train", f"{option}={good!r}"])
     got = getattr(args, name)
-    assert (got == [good]) if name == "hidden" else (got == good and type(got) is domain.kind)
+    listed = name in LIST_OPTIONS
+    assert (got == [good]) if listed else (got == good and type(got) is domain.kind)
 
 
 # ----------------------------------------------------------------------------------- --help

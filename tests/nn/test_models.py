@@ -23,6 +23,7 @@ KINK = 1e-3  # inputs to ReLU-like units are kept at least this far from 0
 def test_mlp_structure_and_config() -> None:
     model = MLP([784, 512, 10], seed=0)
     assert model.config == {
+        "kind": "mlp",
         "sizes": [784, 512, 10],
         "activation": "relu",
         "init": "glorot_uniform",

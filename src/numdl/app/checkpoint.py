@@ -63,8 +63,14 @@ MAX_META_BYTES = 64 * 2**20
 _META_KEYS = ("model", "train", "epoch", "history", "best_val_acc")  # what the trainer reads
 _RESERVED_KEYS = ("format_version", "optim_scalars")  # written by save_checkpoint itself
 _MODEL_KEYS = ("sizes", "activation", "init", "dtype")
-#: Model keys later versions added, with the value a checkpoint without them means.
-_MODEL_DEFAULTS: dict[str, Any] = {"norm": None, "dropout": 0.0}
+#: Model keys later versions added, with the value a checkpoint without them means (a
+#: checkpoint without ``kind`` predates the CNN: an MLP).
+_MODEL_DEFAULTS: dict[str, Any] = {"kind": "mlp", "norm": None, "dropout": 0.0}
+#: What a model configuration of each kind must give (``dropout`` is optional for both).
+_KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "mlp": _MODEL_KEYS,
+    "cnn": ("in_shape", "channels", "kernel_size", "hidden", "n_classes", "init", "dtype"),
+}
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _BUFFER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NPY_HEADER_MAX = 10_000  # numpy.load's own limit on a .npy header
@@ -96,17 +102,20 @@ class Checkpoint:
     Attributes
     ----------
     params : dict of str to ndarray
-        Model parameters by name (``layer{i}.W``, ``layer{i}.b``): exactly those of the MLP
-        that ``meta["model"]`` describes, with its shapes and dtype.
+        Model parameters by name (``layer{i}.W``, ``layer{i}.b``): exactly those of the model
+        (MLP or CNN) that ``meta["model"]`` describes, with its shapes and dtype.
     optim : dict
         Optimiser state as returned by :meth:`numdl.optim.Optimizer.state_dict`: ``steps``
         (int >= 0), ``lr`` (finite, >= 0) and ``buffers`` (``"<slot>/<name>"`` to an array of
         the model's dtype; slot ``flat`` is the whole flat parameter vector, or a parameter's
         name for that parameter's shape).
     meta : dict
-        JSON-serialisable metadata: ``model`` (MLP config: ``sizes``, ``activation``,
-        ``init``, ``dtype``, and optionally ``norm`` (None, "batch", "layer") and ``dropout``
-        (in [0, 1)), which older checkpoints lack: None and 0.0), ``train`` (training config,
+        JSON-serialisable metadata: ``model`` (the model's ``config``: ``kind`` "mlp" or
+        "cnn", absent from checkpoints before the CNN: "mlp"; an MLP's ``sizes``,
+        ``activation``, ``init``, ``dtype``, and optionally ``norm`` (None, "batch", "layer")
+        and ``dropout`` (in [0, 1)), which older checkpoints lack: None and 0.0; a CNN's
+        ``in_shape``, ``channels``, ``kernel_size``, ``hidden``, ``n_classes``, ``init``,
+        ``dtype`` and optionally ``dropout``), ``train`` (training config,
         a dict), ``epoch`` (completed epochs, int >= 0), ``history`` (list of per-epoch
         dicts), ``best_val_acc`` (a number) and anything else the trainer records.
         ``format_version`` and ``optim_scalars`` are reserved for the file layout.
@@ -187,32 +196,7 @@ def _check_meta(meta: Any, label: str) -> _Layout:
     missing = [key for key in _META_KEYS if key not in meta]
     if missing:
         raise ValueError(f"{label} must record {list(_META_KEYS)}; it lacks {missing}")
-    model = meta["model"]
-    where = f"{label}['model']"
-    if not isinstance(model, dict):
-        raise TypeError(f"{where} must be a dict (the MLP config), got {type(model).__name__}")
-    missing = [key for key in _MODEL_KEYS if key not in model]
-    if missing:
-        raise ValueError(f"{where} must give {list(_MODEL_KEYS)}; it lacks {missing}")
-    sizes = model["sizes"]
-    if not isinstance(sizes, list) or len(sizes) < 2:
-        raise ValueError(f"{where}['sizes'] must list at least two layer widths, got {sizes!r:.80}")
-    sizes = [check_int(s, f"{where}['sizes'][{i}]", minimum=1) for i, s in enumerate(sizes)]
-    for key, choices in (("activation", ACTIVATIONS), ("init", INITIALIZERS), ("dtype", _DTYPES)):
-        if not isinstance(model[key], str) or model[key] not in choices:
-            raise ValueError(
-                f"{where}[{key!r}] must be one of {sorted(choices)}, got {model[key]!r:.80}"
-            )
-    norm = model.get("norm", _MODEL_DEFAULTS["norm"])
-    if norm is not None and (not isinstance(norm, str) or norm not in NORMS):
-        raise ValueError(
-            f"{where}['norm'] must be null or one of {sorted(NORMS)}, got {norm!r:.80}"
-        )
-    dropout = model.get("dropout", _MODEL_DEFAULTS["dropout"])
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise TypeError(f"{where}['dropout'] must be a number, got {type(dropout).__name__}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"{where}['dropout'] must be in [0, 1), got {dropout!r}")
+    dtype, shapes, state = _check_model(meta["model"], f"{label}['model']")
     if not isinstance(meta["train"], dict):
         raise TypeError(f"{label}['train'] must be a dict, got {type(meta['train']).__name__}")
     check_int(meta["epoch"], f"{label}['epoch']", minimum=0)
@@ -222,9 +206,69 @@ def _check_meta(meta: Any, label: str) -> _Layout:
     best = meta["best_val_acc"]
     if isinstance(best, bool) or not isinstance(best, (int, float)):
         raise TypeError(f"{label}['best_val_acc'] must be a number, got {type(best).__name__}")
-    shapes, state = _mlp_shapes(sizes, model["activation"], norm, dropout)
     n_params = sum(math.prod(s) for s in shapes.values())
-    return _Layout(_DTYPES[model["dtype"]], shapes, n_params, state)
+    return _Layout(dtype, shapes, n_params, state)
+
+
+def _check_model(
+    model: Any, where: str
+) -> tuple[np.dtype, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Check a model configuration (an MLP's or a CNN's, by ``kind``); return its dtype and
+    its parameter and state names and shapes."""
+    if not isinstance(model, dict):
+        raise TypeError(f"{where} must be a dict (the model config), got {type(model).__name__}")
+    kind = model.get("kind", _MODEL_DEFAULTS["kind"])
+    if not isinstance(kind, str) or kind not in _KIND_KEYS:
+        raise ValueError(f"{where}['kind'] must be one of {sorted(_KIND_KEYS)}, got {kind!r:.80}")
+    keys = _KIND_KEYS[kind]
+    missing = [key for key in keys if key not in model]
+    if missing:
+        raise ValueError(f"{where} must give {list(keys)} for a {kind}; it lacks {missing}")
+    for key, choices in (("init", INITIALIZERS), ("dtype", _DTYPES)):
+        if not isinstance(model[key], str) or model[key] not in choices:
+            raise ValueError(
+                f"{where}[{key!r}] must be one of {sorted(choices)}, got {model[key]!r:.80}"
+            )
+    dropout = model.get("dropout", _MODEL_DEFAULTS["dropout"])
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        raise TypeError(f"{where}['dropout'] must be a number, got {type(dropout).__name__}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"{where}['dropout'] must be in [0, 1), got {dropout!r}")
+    if kind == "cnn":
+        args = {key: model[key] for key in keys[:5]}
+        for key in ("in_shape", "channels", "hidden"):  # JSON lists, not strings or numbers
+            if not isinstance(args[key], list):
+                raise TypeError(f"{where}[{key!r}] must be a list of ints, got {args[key]!r:.80}")
+        from numdl.nn.cnn import cnn_shapes  # the convolution layers load only for a CNN
+
+        try:
+            shapes = cnn_shapes(**args, dropout=dropout)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        return _DTYPES[model["dtype"]], shapes, {}
+    sizes = model["sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        raise ValueError(f"{where}['sizes'] must list at least two layer widths, got {sizes!r:.80}")
+    sizes = [check_int(s, f"{where}['sizes'][{i}]", minimum=1) for i, s in enumerate(sizes)]
+    if not isinstance(model["activation"], str) or model["activation"] not in ACTIVATIONS:
+        raise ValueError(
+            f"{where}['activation'] must be one of {sorted(ACTIVATIONS)}, "
+            f"got {model['activation']!r:.80}"
+        )
+    norm = model.get("norm", _MODEL_DEFAULTS["norm"])
+    if norm is not None and (not isinstance(norm, str) or norm not in NORMS):
+        raise ValueError(
+            f"{where}['norm'] must be null or one of {sorted(NORMS)}, got {norm!r:.80}"
+        )
+    shapes, state = _mlp_shapes(sizes, model["activation"], norm, dropout)
+    return _DTYPES[model["dtype"]], shapes, state
+
+
+def _describe(model: dict[str, Any]) -> str:
+    """A checked model configuration in a few words: ``[784, 512, 10]``, ``cnn [16, 32]``."""
+    if model.get("kind", _MODEL_DEFAULTS["kind"]) == "cnn":
+        return f"cnn {model['channels']} (hidden {model['hidden']})"
+    return str(model["sizes"])
 
 
 def _check_scalars(steps: Any, lr: Any, label: str) -> tuple[int, float]:
@@ -302,7 +346,7 @@ def _serialise(ckpt: Any) -> tuple[str, dict[str, np.ndarray]]:
             want = _want(prefix, key, layout, where)
             if want is None:
                 what = "state array" if prefix == "state" else "parameter"
-                raise ValueError(f"{where} is not a {what} of the model {meta['model']['sizes']}")
+                raise ValueError(f"{where} is not a {what} of the model {_describe(meta['model'])}")
             _check_array(where, arr.shape, arr.dtype, want, layout)
             arrays[f"{prefix}/{key}"] = arr
     _check_names(set(ckpt.params), layout, "ckpt.params")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numdl
-from numdl.app.config import CHOICES, DOMAINS, Domain, TrainConfig
+from numdl.app.config import CHOICES, CNN_RECIPE, DOMAINS, LIST_OPTIONS, Domain, TrainConfig
 from numdl.app.monitor import DEFAULT_EVERY
 from numdl.data.toy import TOY_DATASETS
 
@@ -73,6 +73,10 @@ def _dataset(text: str) -> str:
     )
 
 
+def _shown(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _with_default(text: str, default: object) -> str:
     return f"{text} (default: {default})"
 
@@ -85,11 +89,19 @@ TRAIN_HELP: dict[str, str] = {
     f"{', '.join(TOY_DATASETS)} (generated points in the plane, 2000/500/500), "
     "or a directory of the four MNIST-format files; the run "
     "is named by what the files are (their md5 checksums), else by their directory",
-    "hidden": "hidden layer widths",
-    "activation": "activation of the hidden layers",
+    "model": "the network: mlp (the textbook report's, Table 1's defaults) or cnn (ch. 9: "
+    "per --channels entry a --kernel-size convolution with ReLU and 2 x 2 max pooling, then "
+    "the --hidden dense layers; its defaults are the CNN recipe: "
+    + ", ".join(f"{option_name(k)} {_shown(v)}" for k, v in CNN_RECIPE.items())
+    + ")",
+    "hidden": "hidden layer widths (cnn: of the dense head)",
+    "channels": "filters of each convolution block, for --model cnn only",
+    "kernel_size": "side of the square convolution kernels (padding kernel-size // 2), for "
+    "--model cnn only",
+    "activation": "activation of the hidden layers (mlp only: the cnn's is ReLU)",
     "init": "weight initialisation",
     "norm": "normalisation between each hidden linear layer and its activation: batch "
-    "(BatchNorm, running statistics for evaluation) or layer (LayerNorm)",
+    "(BatchNorm, running statistics for evaluation) or layer (LayerNorm); mlp only",
     "dropout": "inverted dropout probability after each hidden activation (masks seeded from "
     "--seed and the epoch)",
     "batch_size": "mini-batch size (at most the training split)",
@@ -123,20 +135,19 @@ TRAIN_HELP: dict[str, str] = {
 def _add_trainingoption_name(p: argparse.ArgumentParser, name: str) -> None:
     """A training option: default ``argparse.SUPPRESS``, so that the options a user gave can
     be told from the defaults (``--resume`` refuses them, inapplicable ones are errors)."""
-    kwargs: dict[str, Any] = {"metavar": "WIDTH" if name == "hidden" else name.upper()}
+    metavar = {"hidden": "WIDTH", "channels": "FILTERS"}.get(name, name.upper())
+    kwargs: dict[str, Any] = {"metavar": metavar}
     text = TRAIN_HELP[name]
     if name in DOMAINS:
         kwargs["type"] = _typed(DOMAINS[name], name)
-        text += f"; {'each ' if name == 'hidden' else ''}{DOMAINS[name].describe()}"
+        text += f"; {'each ' if name in LIST_OPTIONS else ''}{DOMAINS[name].describe()}"
     if name in CHOICES:
         kwargs = {"choices": CHOICES[name]}
     if name == "dataset":
         kwargs["type"] = _dataset
-    if name == "hidden":
+    if name in LIST_OPTIONS:
         kwargs["nargs"] = "+"
-    default = TRAINING_DEFAULTS[name]
-    shown = " ".join(map(str, default)) if isinstance(default, list) else default
-    help_text = _with_default(text, shown)
+    help_text = _with_default(text, _shown(TRAINING_DEFAULTS[name]))
     p.add_argument(option_name(name), default=argparse.SUPPRESS, help=help_text, **kwargs)
 
 
@@ -163,15 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``numdl`` argument parser: every option's rule and default are in its ``--help``."""
     parser = _Parser(
         prog="numdl",
-        description="Train, evaluate and use MLP classifiers on MNIST-format datasets.",
+        description="Train, evaluate and use MLP and CNN classifiers on MNIST-format datasets.",
     )
     parser.add_argument("--version", action="version", version=f"numdl {numdl.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
         "train",
-        help="train an MLP (defaults: the textbook report's Table 1)",
-        description="Train an MLP; the defaults are the textbook report's Table 1. Every "
+        help="train an MLP (defaults: the textbook report's Table 1) or a CNN (--model cnn)",
+        description="Train an MLP (the defaults are the textbook report's Table 1) or a CNN "
+        "(--model cnn, with the defaults of the CNN recipe). Every "
         "option is checked before anything is printed or written; a run directory is left "
         "behind only once it holds a checkpoint (Ctrl-C in the first epoch removes it).",
     )

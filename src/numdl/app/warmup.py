@@ -6,7 +6,8 @@ training step of a run on an empty cache pays for every kernel the step uses. Wh
 (and which specialisations) depends only on the layer kinds, the dtype, the loss and the
 optimiser, not on the sizes: :func:`warm_up` runs one training step and one evaluation of
 the run's own configuration on a toy batch (two samples of three features, hidden layers
-of two units), which compiles exactly what the run will use — or loads it from Numba's
+of two units; for a CNN, images of 2^blocks x 2^blocks pixels and two filters a block), which
+compiles exactly what the run will use — or loads it from Numba's
 cache. :func:`start_warm_up` does it in a background thread, started before the dataset is
 read; most of a compilation is Numba's Python but LLVM's passes and the data loading's
 decompression release the GIL, and the two overlap on a multi-core machine. The main
@@ -38,11 +39,16 @@ WARMED_UP = ("numba",)
 def warm_up(config: TrainConfig, backend: str) -> None:
     """One step and one evaluation of ``config``'s model on a toy batch, on ``backend``."""
     toy = dataclasses.replace(config, hidden=[2] * len(config.hidden))
+    side = None
+    if config.model == "cnn":  # images of 2^blocks pixels a side: each pooling halves them
+        toy = dataclasses.replace(toy, channels=[2] * len(config.channels))
+        side = 2 ** len(config.channels)
+    n_features = 3 if side is None else side * side
     with _backend.use_backend(backend) as be:
         xp = be.xp
-        model, optimizer, _ = build(toy, n_features=3, n_classes=2, steps_per_epoch=1)
+        model, optimizer, _ = build(toy, n_features, 2, 1, None if side is None else (side, side))
         rng = np.random.default_rng(0)
-        data = xp.asarray(rng.standard_normal((4, 3)), dtype=model.dtype)
+        data = xp.asarray(rng.standard_normal((4, n_features)), dtype=model.dtype)
         labels = xp.asarray(np.array([0, 1, 1, 0]))
         x = ops.take_rows(data, xp.asarray(np.array([3, 0])))  # as the loop gathers a batch
         _, dlogits = SoftmaxCrossEntropy()(model.forward(x), labels[:2])

@@ -18,7 +18,7 @@ import numpy as np
 
 from numdl.bench.breakdown import bench_breakdown
 from numdl.bench.compile import bench_startup
-from numdl.bench.epoch import bench_epoch
+from numdl.bench.epoch import bench_cnn_epoch, bench_epoch
 from numdl.bench.machine import (
     BandwidthProbe,
     cpu_seconds,
@@ -122,6 +122,17 @@ def run(
                 batch=batch_size,
                 dtype=dtype,
             )
+        if "cnn" in parts:
+            log("MNIST epoch of the CNN")
+            report["cnn"] = bench_cnn_epoch(
+                torch,
+                modules,
+                data_dir,
+                epoch_repeats,
+                40 if quick else None,
+                batch=batch_size,
+                dtype=dtype,
+            )
         if "breakdown" in parts:
             log("training-step breakdown")
             report["breakdown"] = bench_breakdown(
@@ -193,11 +204,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["limits", "ops", "epoch", "breakdown", "startup"],
+        choices=["limits", "ops", "epoch", "cnn", "breakdown", "startup"],
         default=["limits", "ops", "epoch", "breakdown", "startup"],
         help="run only these parts (ops need the limits for the roofline; they run anyway); "
         "breakdown: where a training step's time goes; startup: the first training step on "
-        "an empty and a filled Numba cache, and filling it (fresh processes)",
+        "an empty and a filled Numba cache, and filling it (fresh processes); cnn (not run "
+        "by default): one MNIST epoch of the CNN of 'numdl train --model cnn' (numdl-numba, "
+        "numdl-numpy, PyTorch) against its GEMM floor, and the peak memory of a training "
+        "step at batch 256",
     )
     parser.add_argument(
         "--cases", nargs="+", default=None, metavar="CASE", help="only these registry cases"

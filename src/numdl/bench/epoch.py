@@ -3,7 +3,9 @@ the same initial weights on the same batches, against the GEMM floor (the step's
 products alone) and the batch gathering alone (``np.take``, as the reference and PyTorch's
 runner gather; numdl's runners gather with the backend's ``take_rows``, as ``numdl train``):
 the data (:func:`load_epoch_data`), the runners, and :func:`bench_epoch`, which interleaves
-them in chunks of steps.
+them in chunks of steps. :func:`bench_cnn_epoch` does the same for the CNN of ``numdl train
+--model cnn`` (its GEMM floor: the im2col GEMMs of the convolutions, and the dense layers'),
+and measures the peak memory of one training step.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from numdl.bench.timing import Timing, gc_off, log, round_order
+from numdl.testing.memory import traced_peak
 
 
 def load_epoch_data(data_dir: str | None) -> Any:
@@ -100,10 +103,15 @@ def _numdl_runner(
     norm: str = "none",
 ) -> Runner:
     """numdl's MLP trained exactly as ``numdl train`` does (gathering included)."""
+    model, optimizer = numdl_model(n_features, n_classes, 1, hidden, dtype, norm)
+    return _training_runner(backend_name, model, optimizer)
+
+
+def _training_runner(backend_name: str, model: Any, optimizer: Any) -> Runner:
+    """``model`` trained by ``optimizer`` as ``numdl train`` trains (gathering included)."""
     import numdl
     from numdl.nn.losses import SoftmaxCrossEntropy
 
-    model, optimizer = numdl_model(n_features, n_classes, 1, hidden, dtype, norm)
     loss_fn = SoftmaxCrossEntropy()
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
@@ -202,6 +210,44 @@ def _gather_runner(batches: Batches, first: int, stop: int) -> tuple[float, floa
     return time.perf_counter() - t0, math.nan
 
 
+def _interleaved(
+    runners: Callable[[], dict[str, Runner]],
+    batches: Batches,
+    repeats: int,
+    chunk: int,
+    samples: int,
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Seconds per round of each runner (taking turns every ``chunk`` steps in a shuffled
+    order) and the first round's mean loss; ``runners()`` makes fresh models each call."""
+    warm = Batches(batches.x, batches.y, batches.batch, 3)  # throwaway models: compilation
+    warm.shuffle(10_000)
+    for run_warm in runners().values():
+        run_warm(warm, 0, 3)
+
+    timed = runners()  # fresh models: all start from the same initial weights
+    names = list(timed)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    first_loss: dict[str, float] = {}
+    steps = batches.steps
+    with gc_off():
+        for r in range(repeats):
+            log(f"  epoch round {r + 1}/{repeats}")
+            batches.shuffle(r)
+            spent = dict.fromkeys(names, 0.0)
+            loss = dict.fromkeys(names, 0.0)
+            for c, first in enumerate(range(0, steps, chunk)):
+                stop = min(first + chunk, steps)
+                for name in round_order(names, r * 10_000 + c):
+                    dt, total = timed[name](batches, first, stop)
+                    spent[name] += dt
+                    loss[name] += total
+            for name in names:
+                seconds[name].append(spent[name])
+                if r == 0 and math.isfinite(loss[name]):
+                    first_loss[name] = loss[name] / samples
+    return seconds, first_loss
+
+
 def bench_epoch(
     torch: Any,
     modules: dict[str, Any],
@@ -245,31 +291,7 @@ def bench_epoch(
         out["batch gathering"] = _gather_runner
         return out
 
-    warm = Batches(x, y, batch, 3)  # warm-up on throwaway models: compilation, allocator
-    warm.shuffle(10_000)
-    for run_warm in runners().values():
-        run_warm(warm, 0, 3)
-
-    timed = runners()  # fresh models: all start from the same initial weights
-    names = list(timed)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    first_loss: dict[str, float] = {}
-    with gc_off():
-        for r in range(repeats):
-            log(f"  epoch round {r + 1}/{repeats}")
-            batches.shuffle(r)
-            spent = dict.fromkeys(names, 0.0)
-            loss = dict.fromkeys(names, 0.0)
-            for c, first in enumerate(range(0, steps, chunk)):
-                stop = min(first + chunk, steps)
-                for name in round_order(names, r * 10_000 + c):
-                    dt, total = timed[name](batches, first, stop)
-                    spent[name] += dt
-                    loss[name] += total
-            for name in names:
-                seconds[name].append(spent[name])
-                if r == 0 and math.isfinite(loss[name]):
-                    first_loss[name] = loss[name] / samples
+    seconds, first_loss = _interleaved(runners, batches, repeats, chunk, samples)
     return {
         "dataset": dataset.name,
         "synthetic": bool(dataset.synthetic),
@@ -282,4 +304,251 @@ def bench_epoch(
         "gemms": 3 * (len(hidden) + 1) - 1,
         "timings": {name: Timing(s, 1).to_json() for name, s in seconds.items()},
         "first_round_mean_loss": first_loss,
+    }
+
+
+# ---------------------------------------------------------------------------------- the CNN
+def numdl_cnn_model(
+    n_features: int,
+    n_classes: int,
+    image_shape: tuple[int, int],
+    batch: int = 256,
+    dtype: str = "float32",
+) -> tuple[Any, Any]:
+    """The CNN and optimiser ``numdl train --model cnn`` builds (the CNN recipe's model and
+    momentum SGD; its schedule and shifts are left out: a constant rate, unshifted batches)."""
+    from numdl.app.config import TrainConfig
+    from numdl.app.training import build
+
+    config = TrainConfig.from_dict(
+        {"model": "cnn", "epochs": 1, "batch_size": batch, "dtype": dtype, "augment": "none"}
+    )
+    model, optimizer, _ = build(config, n_features, n_classes, 1, image_shape)
+    return model, optimizer
+
+
+def _torch_cnn(torch: Any, reference: Any) -> tuple[Any, list[Any], list[Any]]:
+    """``reference`` (a numdl CNN) as a torch ``nn.Sequential`` with its weights; and the
+    weight and bias tensors."""
+    nn = torch.nn
+    cfg, p = reference.config, reference.params
+    tdtype = getattr(torch, cfg["dtype"])
+    k, c, index = cfg["kernel_size"], cfg["in_shape"][0], 1
+    stack: list[Any] = [nn.Unflatten(1, tuple(cfg["in_shape"]))]
+    layers: list[tuple[Any, str, bool]] = []  # (torch layer, numdl name, W transposed)
+    for f in cfg["channels"]:
+        conv = nn.Conv2d(c, f, k, padding=k // 2, dtype=tdtype)
+        stack += [conv, nn.ReLU(), nn.MaxPool2d(2)]
+        layers.append((conv, f"layer{index}", False))
+        index, c = index + 2, f
+    stack.append(nn.Flatten())
+    index += 1
+    widths = [*cfg["hidden"], cfg["n_classes"]]
+    for i, _ in enumerate(widths):
+        d_in, d_out = p[f"layer{index}.W"].shape
+        linear = nn.Linear(d_in, d_out, dtype=tdtype)
+        stack += [linear] + ([nn.ReLU()] if i < len(widths) - 1 else [])
+        layers.append((linear, f"layer{index}", True))
+        index += 1 + (cfg["dropout"] > 0 and i < len(widths) - 1)
+    with torch.no_grad():
+        for layer, name, transposed in layers:
+            w = np.asarray(p[f"{name}.W"])
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T if transposed else w)))
+            layer.bias.copy_(torch.from_numpy(np.asarray(p[f"{name}.b"])))
+    weights = [layer.weight for layer, _, _ in layers]
+    biases = [layer.bias for layer, _, _ in layers]
+    return nn.Sequential(*stack), weights, biases
+
+
+def _torch_cnn_runner(torch: Any, reference: Any, optimizer: Any) -> Runner:
+    """The same CNN, initial weights, optimiser (momentum SGD, L2 decay on the weights only)
+    and batches in PyTorch."""
+    model, weights, biases = _torch_cnn(torch, reference)
+    opt = torch.optim.SGD(
+        [
+            {"params": weights, "weight_decay": optimizer.weight_decay},
+            {"params": biases, "weight_decay": 0.0},
+        ],
+        lr=optimizer.lr,
+        momentum=optimizer.momentum,
+        foreach=True,
+    )
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
+        x_all, y_all = torch.from_numpy(batches.x_buf), torch.from_numpy(batches.y_buf)
+        total = 0.0
+        t0 = time.perf_counter()
+        for xb, _ in batches.range(first, stop):
+            k = xb.shape[0]
+            opt.zero_grad(set_to_none=True)
+            loss = criterion(model(x_all[:k]), y_all[:k])
+            loss.backward()
+            opt.step()
+            total += loss.item() * k
+        return time.perf_counter() - t0, total
+
+    return run
+
+
+def cnn_gemms(config: dict[str, Any]) -> list[tuple[str, int, int, int, bool]]:
+    """The matrix products of one CNN training step, per sample of the batch: (what, rows
+    per sample, inner, columns, conv). A convolution of F filters over K = C·KH·KW inputs at
+    OH·OW positions is cols·Wᵀ (forward), dZᵀ·cols (dW) and dZ·W (dcols, but for the first
+    layer), each with OH·OW rows per sample; a dense layer is A·W, Aᵀ·dZ, dZ·Wᵀ."""
+    k, pad = config["kernel_size"], config["kernel_size"] // 2
+    c, h, w = config["in_shape"]
+    out: list[tuple[str, int, int, int, bool]] = []
+    for i, f in enumerate(config["channels"]):
+        oh, ow, kk = h + 2 * pad - k + 1, w + 2 * pad - k + 1, c * k * k
+        out += [(f"conv{i} forward", oh * ow, kk, f, True), (f"conv{i} dW", oh * ow, f, kk, True)]
+        if i > 0:
+            out.append((f"conv{i} dcols", oh * ow, f, kk, True))
+        c, h, w = f, oh // 2, ow // 2
+    sizes = [c * h * w, *config["hidden"], config["n_classes"]]
+    for i, (d_in, d_out) in enumerate(itertools.pairwise(sizes)):
+        out += [
+            (f"dense{i} forward", 1, d_in, d_out, False),
+            (f"dense{i} dW", 1, d_out, d_in, False),
+        ]
+        out.append((f"dense{i} dA", 1, d_out, d_in, False))
+    return out
+
+
+def cnn_gemm_floor_runner(
+    config: dict[str, Any], batch: int, dtype: Any, *, conv_only: bool = False
+) -> Runner:
+    """The GEMMs of :func:`cnn_gemms` alone on each batch (only they are counted; im2col,
+    col2im, pooling and the elementwise passes are not): an (m·B) x inner by inner x n
+    product each, m·B rows for a batch of B (the weight gradients' shapes are the transposed
+    products', same flops)."""
+    rng = np.random.default_rng(1)
+    products = [g for g in cnn_gemms(config) if g[4] or not conv_only]
+    arrays = [
+        (
+            rng.standard_normal((m * batch, inner)).astype(dtype),
+            rng.standard_normal((inner, n)).astype(dtype),
+            np.empty((m * batch, n), dtype),
+            m,
+        )
+        for _, m, inner, n, _ in products
+    ]
+
+    def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
+        spent = 0.0
+        for xb, _ in batches.range(first, stop):
+            rows = xb.shape[0]
+            t0 = time.perf_counter()
+            for a, b, out, m in arrays:
+                np.matmul(a[: m * rows], b, out=out[: m * rows])
+            spent += time.perf_counter() - t0
+        return spent, math.nan
+
+    return run
+
+
+def cnn_step_memory(
+    backend_name: str,
+    batch: int,
+    n_features: int,
+    n_classes: int,
+    image_shape: tuple[int, int],
+    dtype: str = "float32",
+) -> dict[str, int]:
+    """Peak memory (tracemalloc, which sees NumPy's allocations) of the first training step of
+    a fresh CNN (every layer allocating its reused buffers) and of the next (steady state),
+    at ``batch``; with the parameter and gradient bytes for scale."""
+    import numdl
+    from numdl.nn.losses import SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, n_features)).astype(dtype)
+    y = rng.integers(0, n_classes, batch)
+    with numdl.use_backend(backend_name):
+        model, optimizer = numdl_cnn_model(n_features, n_classes, image_shape, batch, dtype)
+        loss_fn = SoftmaxCrossEntropy()
+
+        def step() -> None:
+            _, dlogits = loss_fn(model.forward(x), y)
+            model.backward(dlogits, overwrite_grad=True)
+            optimizer.step()
+
+        step()  # compilation and one-off allocations (kernel caches) outside the traces
+        model, optimizer = numdl_cnn_model(n_features, n_classes, image_shape, batch, dtype)
+        first = traced_peak(step)[1]
+        steady = traced_peak(step)[1]
+    return {
+        "first_step_bytes": first,
+        "steady_step_bytes": steady,
+        "params_and_grads_bytes": 2 * model.params.data.nbytes,
+    }
+
+
+def bench_cnn_epoch(
+    torch: Any,
+    modules: dict[str, Any],
+    data_dir: str | None,
+    repeats: int,
+    max_steps: int | None,
+    chunk: int = 16,
+    *,
+    batch: int = 256,
+    dtype: str = "float32",
+) -> dict[str, Any]:
+    """One MNIST epoch of the CNN per implementation (numdl-numba, numdl-numpy, PyTorch),
+    interleaved as :func:`bench_epoch`, against the GEMM floor of the whole step and of its
+    convolutions; and the peak memory of one training step at batch 256 on numdl's backends."""
+    dataset = load_epoch_data(data_dir)
+    x = np.ascontiguousarray(dataset.train.X, dtype=dtype)
+    y = np.ascontiguousarray(dataset.train.y, dtype=np.int64)
+    n_features, n_classes = x.shape[1], dataset.n_classes
+    image_shape = tuple(dataset.image_shape)
+    steps = math.ceil(x.shape[0] / batch)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    samples = min(x.shape[0], steps * batch)
+    batches = Batches(x, y, batch, steps)
+    reference, ref_opt = numdl_cnn_model(n_features, n_classes, image_shape, batch, dtype)
+
+    def runners() -> dict[str, Runner]:
+        out: dict[str, Runner] = {}
+        for name in ("numba", "numpy"):
+            if name in modules:
+                parts = numdl_cnn_model(n_features, n_classes, image_shape, batch, dtype)
+                out[f"numdl-{name}"] = _training_runner(name, *parts)
+        if torch is not None:
+            out["torch"] = _torch_cnn_runner(
+                torch, *numdl_cnn_model(n_features, n_classes, image_shape, batch, dtype)
+            )
+        out["GEMM floor"] = cnn_gemm_floor_runner(reference.config, batch, x.dtype)
+        out["GEMM floor, convolutions"] = cnn_gemm_floor_runner(
+            reference.config, batch, x.dtype, conv_only=True
+        )
+        return out
+
+    seconds, first_loss = _interleaved(runners, batches, repeats, chunk, samples)
+    log("  peak memory of a CNN training step at batch 256")
+    memory = {
+        f"numdl-{name}": cnn_step_memory(name, 256, n_features, n_classes, image_shape, dtype)
+        for name in ("numba", "numpy")
+        if name in modules
+    }
+    flops = 2 * sum(m * inner * n for _, m, inner, n, _ in cnn_gemms(reference.config))
+    cfg = reference.config
+    return {
+        "dataset": dataset.name,
+        "synthetic": bool(dataset.synthetic),
+        "samples": samples,
+        "steps": steps,
+        "chunk_steps": chunk,
+        "full_epoch": max_steps is None,
+        "model": f"{n_features}-conv{cfg['kernel_size']}x{cfg['kernel_size']}:"
+        f"{'-'.join(map(str, cfg['channels']))}-{'-'.join(map(str, cfg['hidden']))}-"
+        f"{n_classes} CNN (2x2 max pooling), {dtype}, batch {batch}, momentum SGD lr "
+        f"{ref_opt.lr:g} β {ref_opt.momentum:g} wd {ref_opt.weight_decay:g}",
+        "gemms": len(cnn_gemms(cfg)),
+        "gemm_flops_per_sample": flops,
+        "timings": {name: Timing(s, 1).to_json() for name, s in seconds.items()},
+        "first_round_mean_loss": first_loss,
+        "step_memory_batch_256": memory,
     }

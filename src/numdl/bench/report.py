@@ -256,6 +256,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                 + " |"
             )
         lines.append("")
+    lines += cnn_markdown(report.get("cnn"))
     lines += breakdown_markdown(report.get("breakdown"))
     lines += startup_markdown(report.get("startup"))
     tg = report.get("targets")
@@ -276,6 +277,59 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {row['target']} | {value} | {best} | {row['goal']} | {met} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def cnn_markdown(cnn: dict[str, Any] | None) -> list[str]:
+    """The CNN epoch (``numdl bench --only cnn``) as Markdown: the timings against the GEMM
+    floors, and the peak memory of a training step."""
+    if not cnn:
+        return []
+    t = cnn["timings"]
+    floor, conv = t.get("GEMM floor"), t.get("GEMM floor, convolutions")
+    data = cnn["dataset"] + (" — SYNTHETIC data, not MNIST" if cnn["synthetic"] else "")
+    part = "one epoch" if cnn["full_epoch"] else "PART of an epoch"
+    lines = [
+        f"## MNIST training of the CNN: {part} ({cnn['steps']} steps, {cnn['samples']:,} "
+        f"samples, {data})",
+        "",
+        f"{cnn['model']}; same initial weights and batches for every implementation, taking "
+        f"turns every {cnn['chunk_steps']} steps. GEMM floor: the step's {cnn['gemms']} "
+        f"matrix products alone ({cnn['gemm_flops_per_sample'] / 1e6:.1f} MFLOP a sample: "
+        "per convolution the im2col products cols·Wᵀ, dZᵀ·cols and dZ·W but for the first "
+        "layer; per dense layer A·W, Aᵀ·dZ, dZ·Wᵀ); the convolutions' part of it on its own.",
+        "",
+        "| implementation | time [min–max] | samples/s | ÷ GEMM floor | ÷ conv GEMMs "
+        "| numpy ÷ it | torch ÷ it | mean loss, round 1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, timing in t.items():
+        loss = cnn["first_round_mean_loss"].get(name)
+        lines.append(
+            f"| {name} | {_fmt_timing(timing)} | {cnn['samples'] / timing['median_s']:,.0f} | "
+            f"{_fmt_ratio(_ratio(timing, floor))} | {_fmt_ratio(_ratio(timing, conv))} | "
+            f"{_fmt_ratio(_ratio(t.get('numdl-numpy'), timing))} | "
+            f"{_fmt_ratio(_ratio(t.get('torch'), timing))} | "
+            + ("—" if loss is None else f"{loss:.4f}")
+            + " |"
+        )
+    memory = cnn.get("step_memory_batch_256") or {}
+    if memory:
+        lines += [
+            "",
+            "Peak memory of one training step at batch 256 (tracemalloc: NumPy's "
+            "allocations; PyTorch's allocator is not traced):",
+            "",
+            "| backend | first step (allocates the buffers) | next step | parameters + gradients |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name, m in memory.items():
+            mib = [m[k] / 2**20 for k in ("first_step_bytes", "steady_step_bytes")]
+            lines.append(
+                f"| {name} | {mib[0]:.1f} MiB | {mib[1]:.1f} MiB | "
+                f"{m['params_and_grads_bytes'] / 2**20:.1f} MiB |"
+            )
+    lines.append("")
+    return lines
 
 
 def breakdown_markdown(breakdown: dict[str, Any] | None) -> list[str]:

@@ -25,13 +25,13 @@ from numdl.core.validation import (
 )
 from numdl.nn.buffers import lookup, mark_written, root_of
 from numdl.nn.layers.activation import LeakyReLU, Sigmoid, Tanh
-from numdl.nn.layers.base import Layer
+from numdl.nn.layers.base import Layer, Shape, format_shape
 from numdl.nn.layers.dropout import Dropout
 from numdl.nn.layers.linear import Linear
 from numdl.nn.layers.normalization import BatchNorm, LayerNorm
 from numdl.nn.params import Parameters
 
-__all__ = ["ACTIVATIONS", "DROPOUT_STREAM", "MLP", "NORMS", "Sequential"]
+__all__ = ["ACTIVATIONS", "DROPOUT_STREAM", "MLP", "NORMS", "Classifier", "Sequential"]
 
 
 class Sequential(Layer):
@@ -41,7 +41,10 @@ class Sequential(Layer):
     ----------
     layers : sequence of Layer
         Distinct layer objects not used by another model; consecutive widths must chain
-        (``Linear(4, 3)`` then ``Linear(3, 2)``).
+        (``Linear(4, 3)`` then ``Linear(3, 2)``), and so must per-sample shapes
+        (:attr:`Layer.in_shape`, :meth:`Layer.out_shape`: ``Conv2d(1, 8, 3)`` takes
+        (1, H, W) samples and gives (8, H − 2, W − 2)); they are checked here, and ``x``'s
+        per-sample shape against the first layer's on every forward.
     dtype : float32 or float64, default float32
     seed : int >= 0 or numpy Generator, default 0
         Seeds the parameter initialisation.
@@ -87,7 +90,14 @@ class Sequential(Layer):
                     f"layers[{i}] ({layer!r}) already belongs to another model, whose "
                     "parameters it uses; give this model a new layer"
                 )
-        self._in_width, self._in_layer, self._out_width = _chain_widths(layers)
+        self._in_shape, self._in_layer, self._out_shape = _chain_shapes(layers)
+        # the 2-D fast path compares x.shape[1] with _in_width (None: never equal)
+        self._in_width = _width(self._in_shape)
+        self._out_width = _width(self._out_shape)
+        #: layers before the first with parameters need no backward unless dX is asked for
+        self._first_param = next(
+            (i for i, layer in enumerate(layers) if layer.param_specs(f"layer{i}.")), len(layers)
+        )
         rng = as_generator(seed, "seed")
         prefixes = [f"layer{i}." for i in range(len(layers))]
         specs = [s for layer, p in zip(layers, prefixes, strict=True) for s in layer.param_specs(p)]
@@ -113,6 +123,13 @@ class Sequential(Layer):
     def out_width(self, in_width: int | None) -> int | None:
         return self._out_width
 
+    @property
+    def in_shape(self) -> Shape | None:
+        return self._in_shape
+
+    def out_shape(self, in_shape: Shape | None) -> Shape | None:
+        return self._out_shape
+
     def __repr__(self) -> str:
         return f"Sequential([{', '.join(repr(layer) for layer in self.layers)}])"
 
@@ -136,7 +153,12 @@ class Sequential(Layer):
     def _check_input(self, x: Any) -> Any:
         """``x`` as an array, checked against this model before any layer runs."""
         x = as_array(x, "x")
-        check_ndim(x, "x", 2)
+        need = self._in_shape
+        if need is None:
+            if x.ndim < 2:
+                check_ndim(x, "x", 2)
+        else:
+            check_ndim(x, "x", 1 + len(need))
         if self.params.size:
             if x.dtype != self.dtype:
                 raise TypeError(
@@ -144,12 +166,19 @@ class Sequential(Layer):
                 )
         elif x.dtype not in FLOAT_DTYPES:
             raise TypeError(f"x must have dtype float32 or float64, got {x.dtype}")
-        if self._in_width is not None and x.shape[1] != self._in_width:
+        if need is not None and any(
+            n is not None and got != n for got, n in zip(x.shape[1:], need, strict=True)
+        ):
             i = self._in_layer
             which = "first layer" if i == 0 else f"layers[{i}], {self.layers[i]!r},"
+            takes = (
+                f"{need[0]} features"
+                if self._in_width is not None
+                else f"samples of shape {format_shape(need)}"
+            )
             raise ValueError(
-                f"x must have shape (B, {self._in_width}) for this model (its {which} takes "
-                f"{self._in_width} features), got {x.shape}"
+                f"x must have shape {format_shape(need, batch=True)} for this model (its "
+                f"{which} takes {takes}), got {x.shape}"
             )
         return x
 
@@ -169,7 +198,7 @@ class Sequential(Layer):
         return grad
 
     def forward(self, x: Any, *, train: bool = True) -> Any:
-        """Logits (or outputs) for the batch ``x`` of shape (B, D_in).
+        """Logits (or outputs) for the batch ``x`` of shape (B, D_in) (or (B, *in_shape)).
 
         ``x`` is checked against the model before any layer runs, so a rejected call
         leaves the caches of the last training-mode forward (and its :meth:`backward`) as
@@ -180,7 +209,8 @@ class Sequential(Layer):
         TypeError
             If ``x`` is not an array of the model's dtype.
         ValueError
-            If ``x`` is not 2-D or has the wrong number of features.
+            If ``x`` is not 2-D (not 1 + len(in_shape) -D) or has the wrong number of
+            features (per-sample shape).
         """
         if (  # the common case, decided without a call; anything else is checked in full
             type(x) is not np.ndarray
@@ -239,15 +269,16 @@ class Sequential(Layer):
         if self.check_saved(given):
             overwrite_grad = False
         last = len(self.layers) - 1
-        for i in range(last, -1, -1):
+        first = self._first_param  # layers before it have no parameters: dX only if asked
+        for i in range(last, -1 if compute_dx else first - 1, -1):
             grad = self.layers[i].backward(
                 grad,
-                compute_dx=compute_dx or i > 0,
+                compute_dx=compute_dx or i > first,
                 # inner gradients are the next layer's scratch, unless a layer handed back
                 # the caller's own array
                 overwrite_grad=overwrite_grad or (i < last and root_of(grad) is not given),
             )
-        return grad
+        return grad if compute_dx else None
 
     def predict_proba(self, x: Any, *, batch_size: int = 8192) -> Any:
         """Softmax probabilities, evaluated in large batches without backward caches."""
@@ -269,25 +300,48 @@ class Sequential(Layer):
         return self.predict_logits(x, batch_size=batch_size).argmax(axis=1)
 
 
-def _chain_widths(layers: list[Layer]) -> tuple[int | None, int, int | None]:
-    """(input width the model requires or None, index of the layer that requires it, output
-    width or None); raises if a layer cannot take what the previous one outputs."""
-    width: int | None = None  # features flowing into the next layer, None: not known
+def _width(shape: Shape | None) -> int | None:
+    """The feature count of a known 1-D per-sample shape, else None."""
+    return shape[0] if shape is not None and len(shape) == 1 else None
+
+
+def _chain_shapes(layers: list[Layer]) -> tuple[Shape | None, int, Shape | None]:
+    """(per-sample input shape the model requires or None, index of the layer that requires
+    it, per-sample output shape or None; ``None`` entries: any size or not known); raises if
+    a layer cannot take what the previous one outputs."""
+    shape: Shape | None = None  # per-sample shape flowing into the next layer
     need_in, need_layer, leading = None, 0, True
     for i, layer in enumerate(layers):
-        need = layer.in_width
+        need = layer.in_shape
         if need is not None:
-            if width is not None and need != width:
+            if shape is not None and (
+                len(need) != len(shape)
+                or any(
+                    n is not None and h is not None and n != h
+                    for n, h in zip(need, shape, strict=True)
+                )
+            ):
+                prev = f"layers[{i - 1}] ({layers[i - 1]!r}) outputs"
+                if _width(need) is not None and _width(shape) is not None:
+                    raise ValueError(
+                        f"layers[{i}] ({layer!r}) takes {need[0]} features, but {prev} "
+                        f"{shape[0]}: the widths of consecutive layers must chain"
+                    )
                 raise ValueError(
-                    f"layers[{i}] ({layer!r}) takes {need} features, but layers[{i - 1}] "
-                    f"({layers[i - 1]!r}) outputs {width}: the widths of consecutive layers "
-                    "must chain"
+                    f"layers[{i}] ({layer!r}) takes samples of shape {format_shape(need)}, "
+                    f"but {prev} samples of shape {format_shape(shape)}: the shapes of "
+                    "consecutive layers must chain"
                 )
             if leading and need_in is None:
                 need_in, need_layer = need, i
-        width = layer.out_width(need if width is None else width)
+            if shape is not None:  # the sizes known from either side
+                shape = tuple(h if n is None else n for n, h in zip(need, shape, strict=True))
+        try:
+            shape = layer.out_shape(need if shape is None else shape)
+        except ValueError as exc:
+            raise ValueError(f"layers[{i}] ({layer!r}) cannot take its input: {exc}") from None
         leading = leading and layer.elementwise
-    return need_in, need_layer, width
+    return need_in, need_layer, shape
 
 
 #: Hidden activations an MLP can use; "relu" is fused into the linear kernels.
@@ -308,7 +362,77 @@ NORMS: dict[str, type[Layer]] = {"batch": BatchNorm, "layer": LayerNorm}
 DROPOUT_STREAM = 0x64726F70  # "drop"
 
 
-class MLP(Sequential):
+class Classifier(Sequential):
+    """A Sequential from flat (B, D) rows to class logits, built from a configuration.
+
+    The common base of :class:`MLP` and :class:`~numdl.nn.CNN`, so that the trainer and the
+    checkpoints treat every model alike: ``config`` (a JSON-serialisable dict with a
+    ``"kind"``, the model's class), :attr:`n_features`, the dropout masks' generator and the
+    non-trainable state (BatchNorm running averages).
+    """
+
+    #: The model's configuration, enough to rebuild it (set by the subclass).
+    config: dict[str, Any]
+
+    @property
+    def n_features(self) -> int:
+        """Features per input row, D (``x`` is (B, D))."""
+        raise NotImplementedError
+
+    def _seed_dropout(self, seed: Any) -> None:
+        """The dropout masks from ``default_rng([seed, DROPOUT_STREAM])``, or from a seed
+        drawn from ``seed`` when it is a Generator (after the initialisation)."""
+        if isinstance(seed, np.random.Generator):
+            self.set_dropout_generator(np.random.default_rng(seed.integers(2**63)))
+        else:
+            self.set_dropout_generator(np.random.default_rng([seed, DROPOUT_STREAM]))
+
+    def set_dropout_generator(self, rng: np.random.Generator) -> None:
+        """Draw every Dropout layer's masks from ``rng`` (shared, in forward order)."""
+        rng = as_generator(rng, "rng")
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.set_generator(rng)
+
+    def running_state(self) -> dict[str, np.ndarray]:
+        """The non-trainable state (BatchNorm running averages) by name, as host copies:
+        ``"layer{i}.running_mean"``, ``"layer{i}.running_var"``; empty without BatchNorm."""
+        return {
+            f"layer{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, BatchNorm)
+            for name, value in layer.running_state().items()
+        }
+
+    def load_running_state(self, state: Any) -> None:
+        """Load what :meth:`running_state` returns; every name and shape must match.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``state`` is not such a mapping, or an entry is missing, extra or invalid
+            (see :meth:`BatchNorm.load_running_state`). Nothing is written then.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays by name, got {type(state).__name__}")
+        expected = set(self.running_state())
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ValueError(
+                f"state does not match the model's running statistics: missing {missing}, "
+                f"unexpected {extra}"
+            )
+        names = ("running_mean", "running_var")
+        checked = [  # every layer's entries, before any is written
+            (layer, layer.check_running_state({k: state[f"layer{i}.{k}"] for k in names}))
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, BatchNorm)
+        ]
+        for layer, values in checked:
+            layer.load_running_state(values)
+
+
+class MLP(Classifier):
     """h_k = drop(act(norm(h_{k−1} W_k + b_k))) for the hidden layers, logits = h W_out + b_out.
 
     With ``sizes=(784, 512, 10)`` this is the report's MNIST model (eqs. 26–27). Without
@@ -392,11 +516,9 @@ class MLP(Sequential):
             if dropout > 0:
                 layers.append(Dropout(dropout))
         super().__init__(layers, dtype=dtype, seed=seed)
-        if isinstance(seed, np.random.Generator):
-            self.set_dropout_generator(np.random.default_rng(seed.integers(2**63)))
-        else:
-            self.set_dropout_generator(np.random.default_rng([seed, DROPOUT_STREAM]))
+        self._seed_dropout(seed)
         self.config = {
+            "kind": "mlp",
             "sizes": sizes,
             "activation": activation,
             "init": init,
@@ -413,46 +535,6 @@ class MLP(Sequential):
         act = self.config["activation"]
         return f"MLP({sizes}, activation={act!r}{extra}, dtype={self.dtype})"
 
-    def set_dropout_generator(self, rng: np.random.Generator) -> None:
-        """Draw every Dropout layer's masks from ``rng`` (shared, in forward order)."""
-        rng = as_generator(rng, "rng")
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                layer.set_generator(rng)
-
-    def running_state(self) -> dict[str, np.ndarray]:
-        """The non-trainable state (BatchNorm running averages) by name, as host copies:
-        ``"layer{i}.running_mean"``, ``"layer{i}.running_var"``; empty without BatchNorm."""
-        return {
-            f"layer{i}.{name}": value
-            for i, layer in enumerate(self.layers)
-            if isinstance(layer, BatchNorm)
-            for name, value in layer.running_state().items()
-        }
-
-    def load_running_state(self, state: Any) -> None:
-        """Load what :meth:`running_state` returns; every name and shape must match.
-
-        Raises
-        ------
-        TypeError, ValueError
-            If ``state`` is not such a mapping, or an entry is missing, extra or invalid
-            (see :meth:`BatchNorm.load_running_state`). Nothing is written then.
-        """
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict of arrays by name, got {type(state).__name__}")
-        expected = set(self.running_state())
-        if set(state) != expected:
-            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
-            raise ValueError(
-                f"state does not match the model's running statistics: missing {missing}, "
-                f"unexpected {extra}"
-            )
-        names = ("running_mean", "running_var")
-        checked = [  # every layer's entries, before any is written
-            (layer, layer.check_running_state({k: state[f"layer{i}.{k}"] for k in names}))
-            for i, layer in enumerate(self.layers)
-            if isinstance(layer, BatchNorm)
-        ]
-        for layer, values in checked:
-            layer.load_running_state(values)
+    @property
+    def n_features(self) -> int:
+        return self.config["sizes"][0]
