@@ -47,6 +47,7 @@ from numdl.app.config import (
     TrainConfig,
     TrainConfigError,
     check_against_dataset,
+    model_defaults,
     plural,
 )
 from numdl.app.metrics import confusion_matrix, per_class_accuracy
@@ -112,6 +113,18 @@ def _runtime(backend: str | None, threads: int | None) -> Iterator[None]:
                 stack.callback(numba.set_num_threads, saved)
         stack.enter_context(numdl.use_backend(name))
         yield
+
+
+def _mpi_world() -> Any:
+    """The :class:`~numdl.app.distributed.World` of this process (one rank without MPI)."""
+    from numdl.app.distributed import init
+
+    try:
+        return init()
+    except RuntimeError as exc:  # under mpiexec without mpi4py
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:  # NUMDL_MPI_TIMEOUT
+        raise _usage(str(exc)) from None
 
 
 def _show_progress(args: argparse.Namespace) -> bool:
@@ -205,7 +218,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 def _new_run_config(args: argparse.Namespace, given: dict[str, Any]) -> TrainConfig:
     """The configuration of a new run, every option checked (messages name the options)."""
-    values = {**TRAINING_DEFAULTS, **given}
+    values = {**TRAINING_DEFAULTS, **model_defaults(given.get("model")), **given}
+    values.pop("data_dir", None)
     for name, (other, used_with) in APPLIES_ONLY_WITH.items():
         if name in given and values[other] not in used_with:
             raise _usage(
@@ -287,8 +301,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config = _new_run_config(args, given)
         (name, data_dir), hint = _source(config.dataset, args.data_dir), ""
-    progress = _show_progress(args)
-    with _runtime(args.backend, args.threads):
+    world = _mpi_world()  # several ranks under mpiexec: data-parallel (docs/distributed.md)
+    progress = _show_progress(args) and world.is_root
+    threads = args.threads if args.threads or not world.distributed else world.threads()
+    with _runtime(args.backend, threads):
         start_warm_up(config, numdl.get_backend())  # compiles the run's kernels meanwhile
         dataset = load_dataset(
             name,
@@ -315,8 +331,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                 validation_size=len(dataset.val) if dataset.synthetic else config.validation_size,
             )
         run_dir = Path(args.resume or args.out or _new_run_dir(dataset.name))
-        hidden = "-".join(str(h) for h in config.hidden)
-        architecture = f"{dataset.train.X.shape[1]}-{hidden}-{dataset.n_classes}"
+        n_features = dataset.train.X.shape[1]
+        architecture = architecture_name(
+            {
+                "kind": config.model,
+                "sizes": [n_features, *config.hidden, dataset.n_classes],
+                "n_features": n_features,
+                "channels": config.channels,
+                "kernel_size": config.kernel_size,
+                "hidden": config.hidden,
+                "n_classes": dataset.n_classes,
+            }
+        )
         plan = (
             (
                 f"from epoch {done + 1} to {config.epochs}"
@@ -334,9 +360,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
 
         def header() -> None:
-            _echo(
-                f"numdl {numdl.__version__}: training a {architecture} MLP on {dataset.describe()}"
-            )
+            _echo(f"numdl {numdl.__version__}: training a {architecture} on {dataset.describe()}")
             _echo(
                 f"backend {numdl.get_backend()}, {config.dtype}, {config.optimizer} lr "
                 f"{config.lr} ({config.schedule}){extras}, batch {config.batch_size}, {plan}; "
@@ -354,13 +378,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 echo=_echo,
                 on_start=header,
                 monitor=None if args.monitor is None else Monitor(args.monitor),
+                world=world,
             )
         except KeyboardInterrupt:
             _warn(_interrupted(run_dir))
             return EXIT_INTERRUPTED
         except TrainConfigError as exc:
             raise _usage(str(exc)) from None
-        except TrainingDiverged as exc:
+        except TrainingDiverged as exc:  # raised on every rank together: rank 0 says it
+            if not world.is_root:
+                return EXIT_ERROR
             raise CLIError(f"training diverged: {exc}") from None
         except (CheckpointError, OSError) as exc:
             raise CLIError(str(exc)) from None
@@ -368,13 +395,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         best = model_from_checkpoint(load_checkpoint(result["best_path"]))
         xp = numdl.core.backend.current().xp
         test_loss, test_acc = evaluate(
-            best, xp.asarray(dataset.test.X, dtype=best.dtype), xp.asarray(dataset.test.y)
+            best,
+            xp.asarray(dataset.test.X, dtype=best.dtype),
+            xp.asarray(dataset.test.y),
+            world=world,
         )
         tag = " [SYNTHETIC data]" if dataset.synthetic else ""
         boundary = None  # points in the plane: draw the regions the model learned
-        if dataset.train.X.shape[1] == 2:
-            title = f"{dataset.name}: {architecture} MLP{tag}, training points"
+        if dataset.train.X.shape[1] == 2 and world.is_root:
+            title = f"{dataset.name}: {architecture}{tag}, training points"
             boundary = _draw_boundary(best, dataset.train, run_dir / "boundary.png", title)
+    if not world.is_root:  # rank 0 alone reports and writes
+        return 0
     _echo(
         f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) with the best-by-"
         f"validation checkpoint {result['best_path']}{tag}"
@@ -387,13 +419,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         from numdl.app.plotting import plot_history
 
-        title = f"{dataset.name}: {architecture} MLP{tag}"
+        title = f"{dataset.name}: {architecture}{tag}"
         _echo(f"curves: {plot_history(result['history'], run_dir / 'curves.png', title=title)}")
     except ImportError as exc:
         _warn(f"no plot written ({exc}); the curves are in {run_dir / 'log.csv'}")
     if boundary is not None:
         _echo(f"decision regions: {boundary}")
     return 0
+
+
+def architecture_name(config: dict[str, Any]) -> str:
+    """A model in a few words: ``784-512-10 MLP``, ``784-conv5x5:16-32-128-10 CNN``.
+
+    ``config`` is a model's ``config`` with ``n_features`` (the CNN's flat input width).
+    """
+    if config.get("kind", "mlp") == "cnn":
+        k, channels = config["kernel_size"], "-".join(map(str, config["channels"]))
+        head = "-".join(map(str, [*config["hidden"], config["n_classes"]]))
+        return f"{config['n_features']}-conv{k}x{k}:{channels}-{head} CNN"
+    return "-".join(map(str, config["sizes"])) + " MLP"
 
 
 def _draw_boundary(model: Any, split: Any, path: Path, title: str) -> Path | None:
@@ -457,9 +501,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             progress=sys.stderr.isatty(),
             hint=hint,
         )
-        if dataset.train.X.shape[1] != model.config["sizes"][0]:
+        if dataset.train.X.shape[1] != model.n_features:
             raise CLIError(
-                f"{args.checkpoint} expects {model.config['sizes'][0]} inputs; "
+                f"{args.checkpoint} expects {model.n_features} inputs; "
                 f"{dataset.name} has {dataset.train.X.shape[1]}"
             )
         xp = numdl.core.backend.current().xp
@@ -512,9 +556,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             progress=sys.stderr.isatty(),
             hint=hint,
         )
-        if dataset.test.X.shape[1] != model.config["sizes"][0]:
+        if dataset.test.X.shape[1] != model.n_features:
             raise CLIError(
-                f"{checkpoint} expects {model.config['sizes'][0]} inputs; "
+                f"{checkpoint} expects {model.n_features} inputs; "
                 f"{dataset.name} has {dataset.test.X.shape[1]}"
             )
         xp = numdl.core.backend.current().xp
@@ -544,10 +588,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         except (DatasetError, ValueError, OSError) as exc:
             raise CLIError(str(exc)) from None
-        if batch.shape[1] != model.config["sizes"][0]:
+        if batch.shape[1] != model.n_features:
             raise CLIError(
-                f"the images give {batch.shape[1]} inputs; the model expects "
-                f"{model.config['sizes'][0]}"
+                f"the images give {batch.shape[1]} inputs; the model expects {model.n_features}"
             )
         xp = numdl.core.backend.current().xp
         probs = to_numpy(model.predict_proba(xp.asarray(batch, dtype=model.dtype)))
@@ -579,10 +622,9 @@ def cmd_boundary(args: argparse.Namespace) -> int:
         raise _usage(f"--out {out}: the directory {out.parent} does not exist")
     with _runtime(args.backend, None):
         model, meta = _checkpoint_model(args.checkpoint)
-        sizes = model.config["sizes"]
-        if sizes[0] != 2:
+        if model.n_features != 2:
             raise CLIError(
-                f"{args.checkpoint}'s model takes {sizes[0]} inputs; numdl boundary draws "
+                f"{args.checkpoint}'s model takes {model.n_features} inputs; numdl boundary draws "
                 "models of points in the plane (2 inputs: --dataset moons, spirals or blobs)"
             )
         record = _run_record(args.checkpoint, meta)
@@ -601,8 +643,8 @@ def cmd_boundary(args: argparse.Namespace) -> int:
         if split.X.shape[1] != 2 or len(split) == 0:
             raise CLIError(f"the {args.split} split of {dataset.name} has no points in the plane")
         tag = " [SYNTHETIC data]" if dataset.synthetic else ""
-        hidden = "-".join(str(h) for h in sizes[1:-1])
-        title = f"{dataset.name}: 2-{hidden}-{sizes[-1]} MLP{tag}, {args.split} points"
+        architecture = architecture_name({**model.config, "n_features": model.n_features})
+        title = f"{dataset.name}: {architecture}{tag}, {args.split} points"
         try:
             path = plot_decision_boundary(
                 model, split.X, split.y, out, resolution=args.resolution, title=title

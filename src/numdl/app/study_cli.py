@@ -8,9 +8,11 @@ trainings), imported only when the command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,31 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     return StudySpec.from_dict({**values, "axes": axes, "fixed": fixed})
 
 
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[tuple[Any, int | None]]:
+    """(executor, threads per run) for the study: under an MPI launcher with several ranks,
+    mpi4py's ``MPICommExecutor`` over ``COMM_WORLD`` (rank 0 hands out the runs, every other
+    rank trains them one at a time; ``False`` on those ranks), else ``None`` (local processes)."""
+    from numdl.app.distributed import init, launcher_size
+
+    if launcher_size() <= 1 or os.environ.get("NUMDL_DISTRIBUTED") == "0":
+        yield None, args.threads
+        return
+    from mpi4py.futures import MPICommExecutor
+
+    from numdl.app.cli import CLIError
+    from numdl.app.parser import EXIT_USAGE
+
+    if args.jobs is not None:
+        raise CLIError(
+            "--jobs does not apply under mpiexec: each worker rank runs one training", EXIT_USAGE
+        )
+    world = init()
+    threads = args.threads or world.threads()  # collective: before the ranks part ways
+    with MPICommExecutor(world.comm, root=0) as pool:
+        yield (False if pool is None else pool), threads
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     """``numdl study``: check the grid and the data, then run it; the exit status."""
     import numdl
@@ -165,15 +192,19 @@ def run_from_args(args: argparse.Namespace) -> int:
     name = re.sub(r"[^A-Za-z0-9_.+-]", "_", spec.name)
     out = Path(args.out or f"runs/study-{name}-{stamp}")
     try:
-        run_study(
-            spec,
-            out,
-            jobs=args.jobs,
-            threads=args.threads,
-            backend=backend,
-            download=not args.no_download,
-            echo=lambda line: print(line, flush=True),
-        )
+        with _executor(args) as (pool, threads):
+            if pool is False:  # an MPI worker rank: it trained the runs rank 0 sent it
+                return 0
+            run_study(
+                spec,
+                out,
+                executor=pool,
+                jobs=args.jobs if pool is None else None,
+                threads=threads,
+                backend=backend,
+                download=not args.no_download,
+                echo=lambda line: print(line, flush=True),
+            )
     except (StudyError, DatasetError) as exc:  # DatasetNotFoundError is a DatasetError
         raise CLIError(str(exc), EXIT_USAGE) from None
     return 0

@@ -49,6 +49,7 @@ from numdl.app.config import (
     check_against_dataset,
     plural,
 )
+from numdl.app.distributed import World
 from numdl.app.logs import CSVLogger
 from numdl.app.monitor import Monitor
 from numdl.core import backend as _backend
@@ -58,7 +59,7 @@ from numdl.core.validation import check_int
 from numdl.data.augment import random_shift
 from numdl.data.dataset import Dataset, atomic_write
 from numdl.nn.losses import SoftmaxCrossEntropy
-from numdl.nn.models import DROPOUT_STREAM, MLP
+from numdl.nn.models import DROPOUT_STREAM, MLP, Classifier
 from numdl.nn.regularization import add_l1_subgradient
 from numdl.optim import Optimizer, make_optimizer
 from numdl.optim.clipping import clip_grad_norm
@@ -111,14 +112,23 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def evaluate(model: MLP, x: Any, y: Any, *, batch_size: int = 10000) -> tuple[float, float]:
-    """Mean cross-entropy and top-1 accuracy of ``model`` on (x, y), without backward caches."""
+def evaluate(
+    model: Classifier, x: Any, y: Any, *, batch_size: int = 10000, world: World | None = None
+) -> tuple[float, float]:
+    """Mean cross-entropy and top-1 accuracy of ``model`` on (x, y), without backward caches;
+    with a distributed ``world``, each rank scores its shard of the rows and the sums are
+    reduced (:meth:`~numdl.app.distributed.World.shard`)."""
+    lo, hi = (0, x.shape[0]) if world is None else world.shard(x.shape[0])
     total_loss, correct = 0.0, 0
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+    for start in range(lo, hi, batch_size):
+        stop = min(start + batch_size, hi)
+        xb, yb = x[start:stop], y[start:stop]
         logits = model.forward(xb, train=False)
         total_loss += float(ops.cross_entropy(logits, yb)) * xb.shape[0]
         correct += int((logits.argmax(axis=1) == yb).sum())
+    if world is not None and world.distributed:
+        sums = world.allreduce_sum(np.array([total_loss, correct], dtype=np.float64))
+        total_loss, correct = float(sums[0]), round(sums[1])
     return total_loss / x.shape[0], correct / x.shape[0]
 
 
@@ -133,12 +143,45 @@ def _epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
 
 
-def build(
-    config: TrainConfig, n_features: int, n_classes: int, steps_per_epoch: int
-) -> tuple[MLP, Optimizer, Schedule]:
-    """The model, optimiser and schedule a configuration describes."""
+def build_model(
+    config: TrainConfig,
+    n_features: int,
+    n_classes: int,
+    image_shape: tuple[int, ...] | None = None,
+) -> Classifier:
+    """The model ``config.model`` names, for rows of ``n_features``: an MLP, or a CNN of
+    one-channel ``image_shape`` images (default: square ones of ``n_features`` pixels).
+
+    Raises
+    ------
+    ValueError
+        For a CNN, if ``image_shape`` does not hold ``n_features`` pixels, or the images are
+        too small for its blocks.
+    """
     dtype = np.dtype(config.dtype)
-    model = MLP(
+    if config.model == "cnn":
+        from numdl.nn.cnn import CNN  # the convolution layers load only for a CNN
+
+        if image_shape is None:
+            side = math.isqrt(n_features)
+            image_shape = (side, side)
+        if len(image_shape) != 2 or math.prod(image_shape) != n_features:
+            raise ValueError(
+                f"a CNN needs the rows' {n_features} features to be one image of H x W "
+                f"pixels, got image shape {tuple(image_shape)}"
+            )
+        return CNN(
+            (1, *image_shape),
+            config.channels,
+            config.kernel_size,
+            config.hidden,
+            n_classes,
+            dropout=config.dropout,
+            init=config.init,
+            dtype=dtype,
+            seed=config.seed,
+        )
+    return MLP(
         [n_features, *config.hidden, n_classes],
         activation=config.activation,
         init=config.init,
@@ -147,6 +190,17 @@ def build(
         dtype=dtype,
         seed=config.seed,
     )
+
+
+def build(
+    config: TrainConfig,
+    n_features: int,
+    n_classes: int,
+    steps_per_epoch: int,
+    image_shape: tuple[int, ...] | None = None,
+) -> tuple[Classifier, Optimizer, Schedule]:
+    """The model (:func:`build_model`), optimiser and schedule a configuration describes."""
+    model = build_model(config, n_features, n_classes, image_shape)
     optimizer = make_optimizer(
         config.optimizer,
         model.params,
@@ -163,7 +217,7 @@ def build(
 
 
 def _checkpoint(
-    model: MLP,
+    model: Classifier,
     optimizer: Optimizer,
     config: TrainConfig,
     epoch: int,
@@ -273,8 +327,9 @@ def train(
     echo: Callable[[str], None] = print,
     on_start: Callable[[], None] | None = None,
     monitor: Monitor | None = None,
+    world: World | None = None,
 ) -> dict[str, Any]:
-    """Train an MLP on ``dataset`` per ``config``, checkpointing into ``run_dir``.
+    """Train the model of ``config`` (MLP or CNN) on ``dataset``, checkpointing into ``run_dir``.
 
     Everything that can be checked is checked before anything is written: ``config``
     against the dataset (:func:`check_against_dataset`), the model, optimiser and schedule
@@ -304,6 +359,11 @@ def train(
     monitor : Monitor, optional
         Records the training dynamics every ``monitor.every`` steps into ``monitor.csv`` and
         ``monitor.npz`` (:mod:`numdl.app.monitor`); ``None`` (default): nothing runs.
+    world : World, optional
+        The ranks training this model together (:func:`numdl.app.distributed.init`; default:
+        this process alone). Each rank trains on its shard of every global batch of
+        ``config.batch_size`` and the gradients are summed (docs/distributed.md); rank 0 alone
+        prints, monitors and writes ``run_dir``. An error on one rank ends every rank.
 
     Returns
     -------
@@ -327,11 +387,20 @@ def train(
     run_dir = Path(run_dir)
     check_against_dataset(config, dataset)
     xp = _backend.current().xp
+    world = world or World()
+    if world.distributed and xp.__name__ == "cupy":
+        from numdl.app.distributed import bind_device
+
+        bind_device(world)  # one GPU per rank of a node, before the model is allocated
+    if not world.is_root:  # rank 0 alone prints and writes
+        progress, echo, on_start, monitor = False, lambda line: None, None, None
     dtype = np.dtype(config.dtype)
     n, n_features = dataset.train.X.shape
     steps_per_epoch = math.ceil(n / config.batch_size)
     try:
-        model, optimizer, schedule = build(config, n_features, dataset.n_classes, steps_per_epoch)
+        model, optimizer, schedule = build(
+            config, n_features, dataset.n_classes, steps_per_epoch, dataset.image_shape
+        )
     except (TypeError, ValueError) as exc:
         raise TrainConfigError(f"cannot build the model: {exc}") from None
 
@@ -357,11 +426,12 @@ def train(
 
     if on_start is not None:
         on_start()
-    created = _make_dirs(run_dir)
+    created = _make_dirs(run_dir) if world.is_root else []
     try:
-        with atomic_write(run_dir / "config.json") as handle:
-            handle.write(json.dumps(dataclasses.asdict(config), indent=2).encode())
-        if resume:
+        if world.is_root:
+            with atomic_write(run_dir / "config.json") as handle:
+                handle.write(json.dumps(dataclasses.asdict(config), indent=2).encode())
+        if resume and world.is_root:
             _add_new_log_columns(run_dir / "log.csv", history)
         if monitor is not None:
             monitor.start(run_dir, resume_epoch=start_epoch if resume else None)
@@ -377,11 +447,16 @@ def train(
             progress=progress,
             echo=echo,
             monitor=monitor,
+            world=world,
         )
-    except BaseException:
-        if not resume and not last_path.exists():
+    except BaseException as exc:
+        if world.is_root and not resume and not last_path.exists():
             _remove_incomplete_run(run_dir, created)
+        if world.distributed and not isinstance(exc, TrainingDiverged):  # raised on one rank
+            kept = f"; the last checkpoint is {last_path}" if last_path.exists() else ""
+            world.fail(exc, kept)
         raise
+    world.barrier()  # rank 0's files are complete before any rank reads them
     return {
         "history": history,
         "best_val_acc": best,
@@ -395,7 +470,7 @@ def _run_epochs(
     config: TrainConfig,
     dataset: Dataset,
     arrays: tuple[Any, Any, Any, Any],
-    parts: tuple[MLP, Optimizer, Schedule],
+    parts: tuple[Classifier, Optimizer, Schedule],
     epochs: range,
     history: list[dict[str, float]],
     best: float,
@@ -404,9 +479,11 @@ def _run_epochs(
     progress: bool,
     echo: Callable[[str], None],
     monitor: Monitor | None = None,
+    world: World | None = None,
 ) -> tuple[float, str | None]:
     """The epochs of :func:`train`: append to ``history``, checkpoint each; the best val acc,
     and the early-stopping message when ``config.patience`` ended the run."""
+    world = world or World()
     xp = _backend.current().xp
     x_train, y_train, x_val, y_val = arrays
     model, optimizer, schedule = parts
@@ -423,10 +500,16 @@ def _run_epochs(
         echo(stopped)
         return best, stopped
 
-    with CSVLogger(run_dir / "log.csv", LOG_FIELDS) as log:
+    logger = CSVLogger(run_dir / "log.csv", LOG_FIELDS) if world.is_root else _NoLog()
+    with logger as log, world.watchdog(world.timeout):  # NUMDL_MPI_TIMEOUT, under MPI
         for epoch in epochs:
             rng = _epoch_rng(config.seed, epoch)
-            model.set_dropout_generator(_dropout_rng(config.seed, epoch))
+            dropout_rng = _dropout_rng(config.seed, epoch)
+            if world.distributed:  # each rank's own masks for its own rows, reproducibly
+                dropout_rng = np.random.default_rng(
+                    [config.seed, epoch, DROPOUT_STREAM, world.rank]
+                )
+            model.set_dropout_generator(dropout_rng)
             order = xp.asarray(rng.permutation(n))
             t0 = time.perf_counter()
             loss_sum, correct = 0.0, 0
@@ -436,33 +519,55 @@ def _run_epochs(
                 else None
             )
             for step in range(steps_per_epoch):
-                idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                batch = order[step * config.batch_size : (step + 1) * config.batch_size]
+                lo, hi = world.shard(batch.shape[0])  # this rank's rows of the global batch
+                idx = batch[lo:hi]
                 xb, yb = x_buf[: idx.shape[0]], y_buf[: idx.shape[0]]
-                ops.take_rows(x_train, idx, out=xb)  # the backend's gather (ch. 5.9)
                 xp.take(y_train, idx, axis=0, out=yb)
                 if config.augment == "shift":
-                    # On the host (random_shift is NumPy code), then into the batch buffer.
-                    images = to_numpy(xb).reshape(idx.shape[0], *dataset.image_shape)
-                    shifted = random_shift(images, config.max_shift, rng)
+                    # On the host (random_shift is NumPy code), then into the batch buffer; the
+                    # shifts are drawn for the whole global batch, as one process draws them.
+                    whole = x_buf[: batch.shape[0]]
+                    ops.take_rows(x_train, batch, out=whole)
+                    images = to_numpy(whole).reshape(batch.shape[0], *dataset.image_shape)
+                    shifted = random_shift(images, config.max_shift, rng)[lo:hi]
                     xb[...] = xp.asarray(shifted.reshape(xb.shape))
+                else:
+                    ops.take_rows(x_train, idx, out=xb)  # the backend's gather (ch. 5.9)
                 global_step = epoch * steps_per_epoch + step
                 optimizer.lr = schedule(global_step)
-                logits = model.forward(xb)
-                loss, dlogits = loss_fn(logits, yb)
-                loss = float(loss)
-                if not math.isfinite(loss):
+                loss, hits = 0.0, 0  # a rank with no rows of this batch (N > B) adds nothing
+                if idx.shape[0]:
+                    logits = model.forward(xb)
+                    loss, dlogits = loss_fn(logits, yb)
+                    loss = float(loss)
+                    # train_acc: the batch as it is trained, from its logits, before the update
+                    hits = int((logits.argmax(axis=1) == yb).sum())
+                # Σ over the ranks of bᵣ·lossᵣ and of the hits; every rank sees a NaN anywhere
+                batch_loss, hits, bad = world.step_stats(loss, idx.shape[0], hits)
+                if bad:
                     saved = (
                         f"the last good checkpoint is {last_path}"
                         if last_path.exists()
                         else "no epoch had completed, so nothing was saved"
                     )
+                    where = (
+                        f"non-finite on rank {', '.join(map(str, bad))} of {world.size}"
+                        if world.distributed
+                        else str(loss)
+                    )
                     raise TrainingDiverged(
-                        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1} "
+                        f"the loss became {where} at epoch {epoch + 1}, step {step + 1} "
                         f"(learning rate {optimizer.lr:.4g}); try a smaller --lr; {saved}"
                     )
-                # train_acc: the batch as it is trained, from its logits, before the update
-                correct += int((logits.argmax(axis=1) == yb).sum())
-                model.backward(dlogits, overwrite_grad=True)
+                correct += hits
+                if idx.shape[0]:
+                    if world.distributed:  # weight bᵣ/B: the sum over ranks is the batch mean
+                        dlogits *= idx.shape[0] / batch.shape[0]
+                    model.backward(dlogits, overwrite_grad=True)
+                else:
+                    model.params.grad[...] = 0
+                world.allreduce_grad(model.params.grad)  # Σ over the ranks, in place
                 if config.l1:  # + λ·sign(w): the L1 term's share of the gradient (eq. 7.20)
                     add_l1_subgradient(model.params, config.l1, scratch=l1_scratch)
                 if config.clip_grad_norm:  # on the whole gradient, before the update
@@ -473,16 +578,20 @@ def _run_epochs(
                 optimizer.step()
                 if watch:
                     monitor.after_step(model)
-                loss_sum += loss * idx.shape[0]
+                loss_sum += batch_loss
                 if bar is not None:
                     bar.update(1)
                     if step % 20 == 0:
-                        bar.set_postfix(loss=f"{loss:.4f}")
+                        bar.set_postfix(loss=f"{batch_loss / batch.shape[0]:.4f}")
             if bar is not None:
                 bar.close()
             seconds = time.perf_counter() - t0
+            if world.distributed and model.running_state():  # BatchNorm: the ranks' average
+                model.load_running_state(world.average_state(model.running_state()))
             val_loss, val_acc = (
-                evaluate(model, x_val, y_val) if len(dataset.val) else (math.nan, math.nan)
+                evaluate(model, x_val, y_val, world=world)
+                if len(dataset.val)
+                else (math.nan, math.nan)
             )
             stats = EpochStats(
                 epoch + 1,
@@ -499,10 +608,11 @@ def _run_epochs(
             echo(stats.line(config.epochs))
             improved = val_acc > best or math.isnan(val_acc)
             best = val_acc if improved else best
-            ckpt = _checkpoint(model, optimizer, config, epoch + 1, history, dataset, best)
-            save_checkpoint(last_path, ckpt)
-            if improved:
-                save_checkpoint(best_path, ckpt)
+            if world.is_root:
+                ckpt = _checkpoint(model, optimizer, config, epoch + 1, history, dataset, best)
+                save_checkpoint(last_path, ckpt)
+                if improved:
+                    save_checkpoint(best_path, ckpt)
             if monitor is not None:
                 monitor.write()
             stopped = _early_stop(config, history, best_path)
@@ -510,6 +620,16 @@ def _run_epochs(
                 echo(stopped)
                 break
     return best, stopped
+
+
+class _NoLog(contextlib.nullcontext):
+    """The log of a rank other than 0: nothing written."""
+
+    def __enter__(self) -> _NoLog:
+        return self
+
+    def log(self, **row: Any) -> None:
+        pass
 
 
 def epochs_since_best(history: list[dict[str, float]]) -> int:
@@ -542,20 +662,37 @@ def _progress_bar(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
 
 
-def model_from_checkpoint(ckpt: Checkpoint) -> MLP:
-    """Rebuild the MLP a checkpoint describes and load its parameters (validated)."""
+def model_from_checkpoint(ckpt: Checkpoint) -> Classifier:
+    """Rebuild the model (MLP or CNN, by ``kind``) a checkpoint describes and load its
+    parameters (validated)."""
     cfg = ckpt.meta.get("model")
-    if not isinstance(cfg, dict) or "sizes" not in cfg:
+    kind = cfg.get("kind", "mlp") if isinstance(cfg, dict) else None  # none before the CNN
+    if kind not in ("mlp", "cnn") or ("sizes" if kind == "mlp" else "channels") not in cfg:
         raise CheckpointError("checkpoint metadata lacks the model configuration")
     try:
-        model = MLP(
-            cfg["sizes"],
-            activation=cfg["activation"],
-            init=cfg["init"],
-            norm=cfg.get("norm"),  # absent from checkpoints before normalisation: none
-            dropout=cfg.get("dropout", 0.0),
-            dtype=cfg["dtype"],
-        )
+        model: Classifier
+        if kind == "cnn":
+            from numdl.nn.cnn import CNN  # the convolution layers load only for a CNN
+
+            model = CNN(
+                cfg["in_shape"],
+                cfg["channels"],
+                cfg["kernel_size"],
+                cfg["hidden"],
+                cfg["n_classes"],
+                dropout=cfg.get("dropout", 0.0),
+                init=cfg["init"],
+                dtype=cfg["dtype"],
+            )
+        else:
+            model = MLP(
+                cfg["sizes"],
+                activation=cfg["activation"],
+                init=cfg["init"],
+                norm=cfg.get("norm"),  # absent from checkpoints before normalisation: none
+                dropout=cfg.get("dropout", 0.0),
+                dtype=cfg["dtype"],
+            )
         model.params.load_state_dict(ckpt.params)
         model.load_running_state(ckpt.state)
     except (ValueError, TypeError, KeyError) as exc:
