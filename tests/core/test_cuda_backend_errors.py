@@ -102,7 +102,7 @@ _PTX_SCRIPT = textwrap.dedent(
     cuda.is_available = lambda: True
     dispatcher.get_current_device = lambda: FakeDevice()
     sys.modules["cupy"] = types.ModuleType("cupy")
-    from numdl_kernels.cuda import linear, optim, softmax
+    from numdl_kernels.cuda import conv, linear, optim, pooling, softmax
 
     def arr(dt, nd):
         return T.Array(dt, nd, "C")
@@ -120,6 +120,17 @@ _PTX_SCRIPT = textwrap.dedent(
             (optim._momentum_kernel, (f1, f1, f1, f, f, f, T.boolean, T.int64), single),
             (optim._adamw_kernel, (f1, f1, f1, f1) + (f,) * 9 + (T.int64,), single),
             (softmax._neg_mean_kernel(256), (loss, f1), False),  # sums in float64
+        ]
+        i, f3, f4 = T.int64, arr(f, 3), arr(f, 4)
+        jobs += [  # convolution and pooling
+            (conv._im2col_kernel, (f4, i, i, i, i, i, i, f, f2), single),
+            (conv._bias_act_nchw_kernel, (f2, f1, T.boolean, f, f3), single),
+            (conv._mask_transpose_colsum_kernel(dt, 32, 8), (f3, f3, T.boolean, f2, i, f2), single),
+            (conv._col2im_kernel, (f2, i, i, i, i, i, i, f, f4), single),
+            (pooling._maxpool_kernel, (f4, i, i, i, i, i, i, f4, arr(i, 4)), single),
+            (pooling._maxpool_backward_kernel, (f2, arr(i, 2), f, f2), single),
+            (pooling._avgpool_kernel, (f4, i, i, i, i, i, i, f, f, f4), single),
+            (pooling._avgpool_backward_kernel, (f4, i, i, i, i, i, i, f, f, f4), single),
         ]
         for tx, ty in ((32, 8), (256, 1), (1, 256)):
             lse, lsm, ce_labels, ce_soft = softmax._row_kernels(dt, tx, ty)
@@ -155,4 +166,4 @@ def test_cuda_kernels_compile_to_ptx():
     if proc.returncode == 78:
         pytest.skip(f"this numba.cuda is laid out differently: {proc.stdout.strip()}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "compiled 42" in proc.stdout
+    assert "compiled 58" in proc.stdout
