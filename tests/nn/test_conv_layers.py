@@ -1,18 +1,19 @@
 """Conv2d, MaxPool2d, AvgPool2d, Flatten, Unflatten and Sequential over N-D samples.
 
-Float64 gradient checks against central differences (relative error ≤ 1e-6, as
-tests/nn/test_gradients.py), argument rejections that mutate nothing, the caching protocol
-(a backward after an overwritten buffer raises) and reused buffers in training mode.
+Float64 gradient checks against central differences (relative error ≤ 1e-6, the helpers of
+tests/nn/_gradcheck.py shared with test_gradients.py), argument rejections that mutate nothing,
+the caching protocol (a backward after an overwritten buffer raises) and reused buffers in
+training mode.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from _gradcheck import assert_grad, numeric_grad
 
 from numdl.nn import (
     AvgPool2d,
@@ -27,34 +28,8 @@ from numdl.nn import (
 from numdl.nn.buffers import mark_written
 from numdl.nn.init import glorot_uniform, he_normal, he_uniform
 
-GRAD_RTOL = 1e-6
-
 
 # ------------------------------------------------------------------------------ helpers
-def numeric_grad(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central differences (f(x + h e_i) − f(x − h e_i)) / 2h, perturbing ``x`` in place."""
-    g = np.zeros(x.shape)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    assert np.shares_memory(flat, x)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = float(f())
-        flat[i] = keep - h
-        down = float(f())
-        flat[i] = keep
-        gflat[i] = (up - down) / (2 * h)
-    return g
-
-
-def assert_grad(analytic: Any, numeric: np.ndarray, what: str) -> None:
-    analytic = np.asarray(analytic, dtype=np.float64)
-    assert analytic.shape == numeric.shape, what
-    assert np.linalg.norm(numeric) > 0, f"{what}: degenerate check (zero gradient)"
-    err = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
-    assert err <= GRAD_RTOL, f"{what}: relative error {err:.2e}"
-
-
 def check_model_grads(model: Sequential, x: np.ndarray, seed: int) -> None:
     """dL/dθ and dL/dx of L = Σ out ⊙ R (R random) against central differences."""
     out = model.forward(x)

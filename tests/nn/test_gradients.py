@@ -1,16 +1,16 @@
 """Gradient checks of every layer, loss and the MLP in float64 against central differences.
 
-A local helper computes them (so these tests do not depend on numdl.math.numerics), with
-relative error ≤ 1e-6, measured as ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖).
+The helpers in _gradcheck.py compute them (so these tests do not depend on numdl.math.numerics),
+with relative error ≤ 1e-6, measured as ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from _gradcheck import assert_grad, numeric_grad
 
 from numdl.core.ops import cross_entropy
 from numdl.nn import LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
@@ -19,40 +19,10 @@ from numdl.nn.losses import SoftmaxCrossEntropy, binary_cross_entropy
 from numdl.nn.models import MLP
 from numdl.nn.regularization import add_l1_subgradient, l1_penalty
 
-GRAD_RTOL = 1e-6
 KINK = 1e-3  # inputs to ReLU-like units are kept at least this far from 0
 
 
 # ------------------------------------------------------------------------------ helpers
-def numeric_grad(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central differences (f(x + h e_i) − f(x − h e_i)) / 2h, perturbing ``x`` in place."""
-    g = np.zeros(x.shape)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    assert np.shares_memory(flat, x)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = float(f())
-        flat[i] = keep - h
-        down = float(f())
-        flat[i] = keep
-        gflat[i] = (up - down) / (2 * h)
-    return g
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
-
-
-def assert_grad(analytic: np.ndarray, numeric: np.ndarray, what: str) -> None:
-    assert analytic.shape == numeric.shape, what
-    assert np.linalg.norm(numeric) > 0, f"{what}: degenerate check (zero gradient)"
-    err = rel_err(analytic, numeric)
-    assert err <= GRAD_RTOL, f"{what}: relative error {err:.2e}"
-
-
 def away_from_kink(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, np.maximum(x, KINK), np.minimum(x, -KINK))
 

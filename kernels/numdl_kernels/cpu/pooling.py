@@ -58,6 +58,19 @@ def _pick(kernels, size, batch):
     return (kernels[1], n_blocks) if n_blocks > 1 else (kernels[0], 1)
 
 
+@njit(inline="always", **_FLAGS)
+def _window(o, s, p, k, n):
+    """[lo, hi) = [o·s − p, o·s − p + k) ∩ [0, n): the unpadded rows (columns) of window o."""
+    return max(o * s - p, 0), min(o * s - p + k, n)
+
+
+@njit(inline="always", **_FLAGS)
+def _holding(i, s, p, n, o_n):
+    """[lo, hi) = the windows o in [0, o_n) whose offset i lies inside: 0 ≤ o·s − p + i < n."""
+    lo = min(max((p - i + s - 1) // s, 0), o_n)
+    return lo, max(min((n + p - i + s - 1) // s, o_n), lo)
+
+
 def _maxpool_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax, n_blocks):
     """out = max over the window, argmax = its flat index: the first maximum in row-major
     window order, or the first NaN (``np.argmax``'s rule); padding is never chosen."""
@@ -68,11 +81,9 @@ def _maxpool_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax, n_blocks):
             for c in range(nc):
                 plane = x[b, c]
                 for oh in range(oh_n):
-                    h_lo = max(oh * sh - ph, 0)
-                    h_hi = min(oh * sh - ph + kh, h_in)
+                    h_lo, h_hi = _window(oh, sh, ph, kh, h_in)
                     for ow in range(ow_n):
-                        w_lo = max(ow * sw - pw, 0)
-                        w_hi = min(ow * sw - pw + kw, w_in)
+                        w_lo, w_hi = _window(ow, sw, pw, kw, w_in)
                         best = plane[h_lo, w_lo]
                         where = h_lo * w_in + w_lo
                         for h in range(h_lo, h_hi):
@@ -118,11 +129,9 @@ def _avgpool_kernel(x, kh, kw, sh, sw, ph, pw, out, n_blocks):
             for c in range(nc):
                 plane = x[b, c]
                 for oh in range(oh_n):
-                    h_lo = max(oh * sh - ph, 0)
-                    h_hi = min(oh * sh - ph + kh, h_in)
+                    h_lo, h_hi = _window(oh, sh, ph, kh, h_in)
                     for ow in range(ow_n):
-                        w_lo = max(ow * sw - pw, 0)
-                        w_hi = min(ow * sw - pw + kw, w_in)
+                        w_lo, w_hi = _window(ow, sw, pw, kw, w_in)
                         s = zero
                         for h in range(h_lo, h_hi):
                             r = zero
@@ -148,11 +157,9 @@ def _avgpool_backward_kernel(grad, kh, kw, sh, sw, ph, pw, dx, n_blocks):
                     for w in range(w_in):
                         d[h, w] = zero
                 for i in range(kh):
-                    oh_lo = min(max((ph - i + sh - 1) // sh, 0), oh_n)  # 0 <= oh·sh − ph + i
-                    oh_hi = max(min((h_in + ph - i + sh - 1) // sh, oh_n), oh_lo)  # … < H
+                    oh_lo, oh_hi = _holding(i, sh, ph, h_in, oh_n)
                     for j in range(kw):
-                        ow_lo = min(max((pw - j + sw - 1) // sw, 0), ow_n)
-                        ow_hi = max(min((w_in + pw - j + sw - 1) // sw, ow_n), ow_lo)
+                        ow_lo, ow_hi = _holding(j, sw, pw, w_in, ow_n)
                         for oh in range(oh_lo, oh_hi):
                             dst = d[oh * sh - ph + i]
                             src = g[oh]

@@ -28,6 +28,21 @@ from numdl_kernels.cuda.linear import _MAX_CHUNKS, _MIN_ROWS_PER_THREAD, _sum_ch
 __all__ = ["conv2d_backward", "conv2d_forward"]
 
 
+@cuda.jit(device=True)
+def _unravel3(t, n1, n2):
+    """(a, b, c) with t = (a·n1 + b)·n2 + c, 0 ≤ b < n1, 0 ≤ c < n2 (row-major)."""
+    c = t % n2
+    r = t // n2
+    return r // n1, r % n1, c
+
+
+@cuda.jit(device=True)
+def _unravel4(t, n1, n2, n3):
+    """(a, b, c, d) with t = ((a·n1 + b)·n2 + c)·n3 + d (row-major)."""
+    a, b, c = _unravel3(t // n3, n1, n2)
+    return a, b, c, t % n3
+
+
 @cuda.jit
 def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, zero, cols):
     """cols[(b, oh, ow), (c, i, j)] = x_pad[b, c, oh·sh + i, ow·sw + j] (0 where padding)."""
@@ -38,14 +53,8 @@ def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, zero, cols):
     for t in range(cuda.grid(1), n_rows * n_k, cuda.gridsize(1)):
         p = t // n_k
         k = t - p * n_k
-        ow = p % ow_n
-        r = p // ow_n
-        oh = r % oh_n
-        b = r // oh_n
-        j = k % kw
-        r = k // kw
-        i = r % kh
-        c = r // kh
+        b, oh, ow = _unravel3(p, oh_n, ow_n)
+        c, i, j = _unravel3(k, kh, kw)
         h = oh * sh - ph + i
         w = ow * sw - pw + j
         if h >= 0 and h < h_in and w >= 0 and w < w_in:
@@ -60,10 +69,7 @@ def _bias_act_nchw_kernel(z, bias, relu, zero, out):
     nf, nq = out.shape[1], out.shape[2]
     n = out.shape[0] * nf * nq
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
-        q = t % nq
-        r = t // nq
-        f = r % nf
-        b = r // nf
+        b, f, q = _unravel3(t, nf, nq)
         v = z[b * nq + q, f] + bias[f]
         if relu and v <= zero:  # False for NaN, so NaN propagates; −0 → +0 as np.maximum
             v = zero
@@ -123,12 +129,7 @@ def _col2im_kernel(dcols, kh, kw, sh, sw, ph, pw, zero, dx):
     ow_n = (w_in + 2 * pw - kw) // sw + 1
     n = dx.shape[0] * nc * h_in * w_in
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
-        w = t % w_in
-        r = t // w_in
-        h = r % h_in
-        r = r // h_in
-        c = r % nc
-        b = r // nc
+        b, c, h, w = _unravel4(t, nc, h_in, w_in)
         acc = zero
         for i in range(kh):
             hh = h + ph - i

@@ -20,6 +20,7 @@ import numpy as np
 from numba import cuda
 
 from numdl_kernels.cuda._launch import block_size, grid_1d, launch
+from numdl_kernels.cuda.conv import _unravel4
 
 __all__ = [
     "avgpool2d_backward",
@@ -27,6 +28,19 @@ __all__ = [
     "maxpool2d_backward",
     "maxpool2d_forward",
 ]
+
+
+@cuda.jit(device=True)
+def _window(o, s, p, k, n):
+    """[lo, hi) = [o·s − p, o·s − p + k) ∩ [0, n): the unpadded rows (columns) of window o."""
+    lo = o * s - p
+    hi = lo + k
+    # (not min()/max(): they fail to type in Numba's built-in CUDA target)
+    if lo < 0:
+        lo = 0
+    if hi > n:
+        hi = n
+    return lo, hi
 
 
 @cuda.jit
@@ -37,25 +51,9 @@ def _maxpool_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     oh_n, ow_n = out.shape[2], out.shape[3]
     n = out.shape[0] * nc * oh_n * ow_n
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
-        ow = t % ow_n
-        r = t // ow_n
-        oh = r % oh_n
-        r = r // oh_n
-        c = r % nc
-        b = r // nc
-        # (not min()/max(): they fail to type in Numba's built-in CUDA target)
-        h_lo = oh * sh - ph
-        h_hi = h_lo + kh
-        if h_lo < 0:
-            h_lo = 0
-        if h_hi > h_in:
-            h_hi = h_in
-        w_lo = ow * sw - pw
-        w_hi = w_lo + kw
-        if w_lo < 0:
-            w_lo = 0
-        if w_hi > w_in:
-            w_hi = w_in
+        b, c, oh, ow = _unravel4(t, nc, oh_n, ow_n)
+        h_lo, h_hi = _window(oh, sh, ph, kh, h_in)
+        w_lo, w_hi = _window(ow, sw, pw, kw, w_in)
         best = x[b, c, h_lo, w_lo]
         where = h_lo * w_in + w_lo
         if best == best:  # not NaN yet: scan the rest of the window
@@ -97,24 +95,9 @@ def _avgpool_kernel(x, kh, kw, sh, sw, ph, pw, zero, count, out):
     oh_n, ow_n = out.shape[2], out.shape[3]
     n = out.shape[0] * nc * oh_n * ow_n
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
-        ow = t % ow_n
-        r = t // ow_n
-        oh = r % oh_n
-        r = r // oh_n
-        c = r % nc
-        b = r // nc
-        h_lo = oh * sh - ph
-        h_hi = h_lo + kh
-        if h_lo < 0:
-            h_lo = 0
-        if h_hi > h_in:
-            h_hi = h_in
-        w_lo = ow * sw - pw
-        w_hi = w_lo + kw
-        if w_lo < 0:
-            w_lo = 0
-        if w_hi > w_in:
-            w_hi = w_in
+        b, c, oh, ow = _unravel4(t, nc, oh_n, ow_n)
+        h_lo, h_hi = _window(oh, sh, ph, kh, h_in)
+        w_lo, w_hi = _window(ow, sw, pw, kw, w_in)
         s = zero
         for h in range(h_lo, h_hi):
             for w in range(w_lo, w_hi):
@@ -130,12 +113,7 @@ def _avgpool_backward_kernel(grad, kh, kw, sh, sw, ph, pw, zero, count, dx):
     oh_n, ow_n = grad.shape[2], grad.shape[3]
     n = dx.shape[0] * nc * h_in * w_in
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
-        w = t % w_in
-        r = t // w_in
-        h = r % h_in
-        r = r // h_in
-        c = r % nc
-        b = r // nc
+        b, c, h, w = _unravel4(t, nc, h_in, w_in)
         acc = zero
         for i in range(kh):
             hh = h + ph - i
