@@ -11,6 +11,13 @@ from numdl.testing import CASES, assert_backend_close, copy_inputs
 LARGE_ENOUGH = {1: (2_000_000,), 2: (512, 4000), 3: (256, 784, 512)}
 
 
+def _large(name: str) -> tuple[int, ...]:
+    """A shape large enough for the parallel paths: by rank of the op's shape, or the case's
+    own "large" shape (convolution and pooling: a whole layer of the MNIST CNN)."""
+    case = CASES[name]
+    return LARGE_ENOUGH.get(len(case.shapes["tiny"]), case.shapes["large"])
+
+
 def _run(be, name: str, dtype, shape):
     case = CASES[name]
     inputs = case.make(np.random.default_rng(11), np.dtype(dtype), shape, "normal")
@@ -21,7 +28,7 @@ def _run(be, name: str, dtype, shape):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_repeated_calls_are_bitwise_identical(kernel_backend, name) -> None:
-    shape = LARGE_ENOUGH[len(CASES[name].shapes["tiny"])]
+    shape = _large(name)
     first = _run(kernel_backend, name, np.float32, shape)
     second = _run(kernel_backend, name, np.float32, shape)
     for a, b in zip(first, second, strict=True):
@@ -35,7 +42,7 @@ def test_thread_count_changes_results_within_tolerance(kernel_backend, name) -> 
     import numba
     from threadpoolctl import threadpool_limits
 
-    shape = LARGE_ENOUGH[len(CASES[name].shapes["tiny"])]
+    shape = _large(name)
     many = _run(kernel_backend, name, np.float32, shape)
     saved = numba.get_num_threads()
     try:

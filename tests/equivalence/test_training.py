@@ -11,8 +11,9 @@ import pytest
 
 import numdl
 from numdl.core import backend, hotpaths
+from numdl.nn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from numdl.nn.losses import SoftmaxCrossEntropy
-from numdl.nn.models import MLP
+from numdl.nn.models import MLP, Sequential
 from numdl.optim import make_optimizer
 from numdl.testing import TOLERANCES, TRAINING_TOLERANCES, assert_backend_close
 
@@ -99,6 +100,12 @@ def test_switch_dispatches_every_op_to_the_selected_backend(monkeypatch) -> None
             numdl.logsumexp(x)
             numdl.log_softmax(x)
             numdl.take_rows(x, np.arange(3))
+            images = np.random.default_rng(0).standard_normal((2, 1, 6, 6))
+            cnn = Sequential(
+                [Conv2d(1, 2, 3, relu=True), MaxPool2d(2), AvgPool2d(2, stride=1), Flatten()],
+                dtype=np.float64,
+            )
+            cnn.backward(np.ones_like(cnn.forward(images)), compute_dx=True)
         assert set(calls) == set(backend.OPS)
         calls.clear()
         numdl.logsumexp(x)  # outside the block: back on the default backend
