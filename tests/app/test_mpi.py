@@ -50,7 +50,9 @@ def _env() -> dict[str, str]:
 
 def _mpiexec(n: int) -> list[str]:
     assert MPIEXEC is not None
-    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run(
+        [MPIEXEC, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
     extra = ["--oversubscribe"] if "Open MPI" in version else []  # more ranks than cores
     return [MPIEXEC, *extra, "-n", str(n)]
 

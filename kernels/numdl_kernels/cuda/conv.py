@@ -23,7 +23,12 @@ import numpy as np
 from numba import cuda, from_dtype
 
 from numdl_kernels.cuda._launch import block_size, grid_1d, launch, tile_layout, xp_of
-from numdl_kernels.cuda.linear import _MAX_CHUNKS, _MIN_ROWS_PER_THREAD, _sum_chunks_kernel
+from numdl_kernels.cuda.linear import (
+    _MAX_CHUNKS,
+    _MIN_ROWS_PER_THREAD,
+    _block_column_sum,
+    _sum_chunks_kernel,
+)
 
 __all__ = ["conv2d_backward", "conv2d_forward"]
 
@@ -106,14 +111,7 @@ def _mask_transpose_colsum_kernel(dtype: np.dtype, tx: int, ty: int):
                     g = g * zero  # as grad * False in the reference: NaN stays NaN
                 dz[p, f] = g
                 acc += g
-        sums[ly, lx] = acc
-        cuda.syncthreads()
-        stride = ty // 2
-        while stride > 0:
-            if ly < stride:
-                sums[ly, lx] += sums[ly + stride, lx]
-            cuda.syncthreads()
-            stride //= 2
+        _block_column_sum(sums, acc, ly, lx, ty)
         if ly == 0 and f < n_cols:
             partial[chunk, f] = sums[0, lx]
 

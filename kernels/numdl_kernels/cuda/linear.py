@@ -39,6 +39,20 @@ def _bias_relu_kernel(out, b, relu):
                 out[i, j] = z
 
 
+@cuda.jit(device=True)
+def _block_column_sum(sums, acc, ly, lx, ty):
+    """sums[0, lx] ← Σ_ly acc over the block's ty rows: each thread stores its ``acc``, then a
+    shared-memory tree halves the rows (ty a power of two); every thread of the block calls it."""
+    sums[ly, lx] = acc
+    cuda.syncthreads()
+    stride = ty // 2
+    while stride > 0:
+        if ly < stride:
+            sums[ly, lx] += sums[ly + stride, lx]
+        cuda.syncthreads()
+        stride //= 2
+
+
 @functools.cache
 def _mask_colsum_kernel(dtype: np.dtype, tx: int, ty: int):
     """Kernel: dZ = dH ⊙ 1[H > 0] and per-chunk column sums of dZ (partial db), for one
@@ -67,14 +81,7 @@ def _mask_colsum_kernel(dtype: np.dtype, tx: int, ty: int):
                 if write_dz:
                     dz[i, j] = g
                 acc += g
-        sums[ly, lx] = acc
-        cuda.syncthreads()
-        stride = ty // 2
-        while stride > 0:
-            if ly < stride:
-                sums[ly, lx] += sums[ly + stride, lx]
-            cuda.syncthreads()
-            stride //= 2
+        _block_column_sum(sums, acc, ly, lx, ty)
         if ly == 0 and j < n_cols:
             partial[chunk, j] = sums[0, lx]
 
