@@ -18,13 +18,16 @@ The threshold can be set with the environment variable ``NUMDL_NUMBA_PARALLEL_MI
 from __future__ import annotations
 
 import os
+from types import FunctionType
 
-from numba import get_num_threads
+from numba import get_num_threads, njit
 
 __all__ = [
     "DEFAULT_PARALLEL_MIN_SIZE",
     "parallel_min_size",
     "parallel_threads",
+    "pick_flavour",
+    "serial_and_parallel",
     "set_parallel_min_size",
 ]
 
@@ -81,3 +84,21 @@ def parallel_threads(size: int) -> int:
     if size < _min_size:
         return 1
     return get_num_threads()
+
+
+def serial_and_parallel(kernel, **flags):
+    """(serial, parallel) dispatchers of ``kernel`` compiled with ``flags``; the parallel one
+    compiles a renamed copy, since Numba's on-disk cache is keyed by qualified name and
+    signature, not by the ``parallel`` flag."""
+    serial = njit(**flags)(kernel)
+    twin = FunctionType(kernel.__code__, kernel.__globals__, kernel.__name__ + "_parallel")
+    twin.__qualname__ = kernel.__qualname__ + "_parallel"
+    twin.__doc__ = kernel.__doc__
+    return serial, njit(parallel=True, **flags)(twin)
+
+
+def pick_flavour(kernels, size: int, batch: int):
+    """(kernel, n_blocks) from :func:`serial_and_parallel`'s pair: the parallel flavour, over
+    at most ``batch`` blocks, for ``size`` elements or more; else the serial one."""
+    n_blocks = min(parallel_threads(size), batch)
+    return (kernels[1], n_blocks) if n_blocks > 1 else (kernels[0], 1)

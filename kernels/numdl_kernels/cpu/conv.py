@@ -35,12 +35,10 @@ so they stay serial there even though ``cols`` itself exceeds the 2^24 threshold
 
 from __future__ import annotations
 
-from types import FunctionType
-
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from numdl_kernels.cpu._threads import parallel_threads
+from numdl_kernels.cpu._threads import pick_flavour, serial_and_parallel
 
 __all__ = ["conv2d_backward", "conv2d_forward"]
 
@@ -48,22 +46,6 @@ _FLAGS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 #: Rows of ``cols`` up to this many entries are written column by column (see the notes).
 _SHORT_ROW = 64
-
-
-def _compile(kernel):
-    """(serial, parallel) dispatchers of ``kernel``; the parallel one compiles a renamed copy,
-    since Numba's on-disk cache is keyed by qualified name and signature, not by the flag."""
-    serial = njit(**_FLAGS)(kernel)
-    twin = FunctionType(kernel.__code__, kernel.__globals__, kernel.__name__ + "_parallel")
-    twin.__qualname__ = kernel.__qualname__ + "_parallel"
-    twin.__doc__ = kernel.__doc__
-    return serial, njit(parallel=True, **_FLAGS)(twin)
-
-
-def _pick(kernels, size, batch):
-    """(kernel, n_blocks): the parallel flavour over ``size`` elements or more, else serial."""
-    n_blocks = min(parallel_threads(size), batch)
-    return (kernels[1], n_blocks) if n_blocks > 1 else (kernels[0], 1)
 
 
 def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, by_column, cols, n_blocks):
@@ -212,10 +194,10 @@ def _col2im_kernel(dcols, kh, kw, sh, sw, ph, pw, dx, n_blocks):
                         dx[b, c, h, w] = pad[c, h + ph, w + pw]
 
 
-_IM2COL = _compile(_im2col_kernel)
-_BIAS_ACT_NCHW = _compile(_bias_act_nchw_kernel)
-_MASK_TRANSPOSE = _compile(_mask_transpose_kernel)
-_COL2IM = _compile(_col2im_kernel)
+_IM2COL = serial_and_parallel(_im2col_kernel, **_FLAGS)
+_BIAS_ACT_NCHW = serial_and_parallel(_bias_act_nchw_kernel, **_FLAGS)
+_MASK_TRANSPOSE = serial_and_parallel(_mask_transpose_kernel, **_FLAGS)
+_COL2IM = serial_and_parallel(_col2im_kernel, **_FLAGS)
 
 
 def conv2d_forward(
@@ -236,11 +218,11 @@ def conv2d_forward(
     """
     nf, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
-    kernel, n_blocks = _pick(_IM2COL, x.size, x.shape[0])  # input size: see the module notes
+    kernel, n_blocks = pick_flavour(_IM2COL, x.size, x.shape[0])  # input size: see the module notes
     by_column = cols.shape[1] <= _SHORT_ROW
     kernel(x, kh, kw, sh, sw, ph, pw, by_column, cols, n_blocks)
     np.matmul(cols, w.reshape(nf, -1).T, out=z)
-    kernel, n_blocks = _pick(_BIAS_ACT_NCHW, out.size, x.shape[0])
+    kernel, n_blocks = pick_flavour(_BIAS_ACT_NCHW, out.size, x.shape[0])
     kernel(z, b, relu, out, n_blocks)
     return out
 
@@ -267,7 +249,7 @@ def conv2d_backward(
     """
     nf, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
-    kernel, n_blocks = _pick(_MASK_TRANSPOSE, grad.size, grad.shape[0])
+    kernel, n_blocks = pick_flavour(_MASK_TRANSPOSE, grad.size, grad.shape[0])
     partial = np.empty((n_blocks, nf), dz.dtype)
     kernel(grad, out, relu, dz, partial, n_blocks)
     if nf == 1:  # one column: NumPy sums it pairwise, so the reference's order is NumPy's
@@ -280,5 +262,5 @@ def conv2d_backward(
     np.matmul(dz.T, cols, out=dw.reshape(nf, -1))
     if compute_dx:
         np.matmul(dz, w2, out=dcols)
-        kernel, n_blocks = _pick(_COL2IM, dx.size, dx.shape[0])
+        kernel, n_blocks = pick_flavour(_COL2IM, dx.size, dx.shape[0])
         kernel(dcols, kh, kw, sh, sw, ph, pw, dx, n_blocks)

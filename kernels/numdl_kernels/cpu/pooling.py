@@ -25,12 +25,10 @@ only on inputs of at least :func:`numdl_kernels.cpu._threads.parallel_min_size` 
 
 from __future__ import annotations
 
-from types import FunctionType
-
 import numpy as np
 from numba import njit, prange
 
-from numdl_kernels.cpu._threads import parallel_threads
+from numdl_kernels.cpu._threads import pick_flavour, serial_and_parallel
 
 __all__ = [
     "avgpool2d_backward",
@@ -40,22 +38,6 @@ __all__ = [
 ]
 
 _FLAGS = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-
-def _compile(kernel):
-    """(serial, parallel) dispatchers of ``kernel``; the parallel one compiles a renamed copy,
-    since Numba's on-disk cache is keyed by qualified name and signature, not by the flag."""
-    serial = njit(**_FLAGS)(kernel)
-    twin = FunctionType(kernel.__code__, kernel.__globals__, kernel.__name__ + "_parallel")
-    twin.__qualname__ = kernel.__qualname__ + "_parallel"
-    twin.__doc__ = kernel.__doc__
-    return serial, njit(parallel=True, **_FLAGS)(twin)
-
-
-def _pick(kernels, size, batch):
-    """(kernel, n_blocks): the parallel flavour over ``size`` elements or more, else serial."""
-    n_blocks = min(parallel_threads(size), batch)
-    return (kernels[1], n_blocks) if n_blocks > 1 else (kernels[0], 1)
 
 
 @njit(inline="always", **_FLAGS)
@@ -167,10 +149,10 @@ def _avgpool_backward_kernel(grad, kh, kw, sh, sw, ph, pw, dx, n_blocks):
                                 dst[ow * sw - pw + j] += src[ow] / count
 
 
-_MAXPOOL = _compile(_maxpool_kernel)
-_MAXPOOL_BACKWARD = _compile(_maxpool_backward_kernel)
-_AVGPOOL = _compile(_avgpool_kernel)
-_AVGPOOL_BACKWARD = _compile(_avgpool_backward_kernel)
+_MAXPOOL = serial_and_parallel(_maxpool_kernel, **_FLAGS)
+_MAXPOOL_BACKWARD = serial_and_parallel(_maxpool_backward_kernel, **_FLAGS)
+_AVGPOOL = serial_and_parallel(_avgpool_kernel, **_FLAGS)
+_AVGPOOL_BACKWARD = serial_and_parallel(_avgpool_backward_kernel, **_FLAGS)
 
 
 def maxpool2d_forward(
@@ -187,7 +169,7 @@ def maxpool2d_forward(
     row-major window order, a NaN in the window wins (the first one). Returns ``out``.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    fn, n_blocks = _pick(_MAXPOOL, x.size, x.shape[0])
+    fn, n_blocks = pick_flavour(_MAXPOOL, x.size, x.shape[0])
     fn(x, kh, kw, sh, sw, ph, pw, out, argmax, n_blocks)
     return out
 
@@ -197,7 +179,7 @@ def maxpool2d_backward(grad: np.ndarray, argmax: np.ndarray, dx: np.ndarray) -> 
 
     Equals ``numdl.core.hotpaths.pooling.maxpool2d_backward``; ``dx`` is overwritten.
     """
-    fn, n_blocks = _pick(_MAXPOOL_BACKWARD, dx.size, dx.shape[0])
+    fn, n_blocks = pick_flavour(_MAXPOOL_BACKWARD, dx.size, dx.shape[0])
     fn(grad, argmax, dx, n_blocks)
 
 
@@ -214,7 +196,7 @@ def avgpool2d_forward(
     PyTorch's ``count_include_pad=True``). Returns ``out``.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    fn, n_blocks = _pick(_AVGPOOL, x.size, x.shape[0])
+    fn, n_blocks = pick_flavour(_AVGPOOL, x.size, x.shape[0])
     fn(x, kh, kw, sh, sw, ph, pw, out, n_blocks)
     return out
 
@@ -231,5 +213,5 @@ def avgpool2d_backward(
     Equals ``numdl.core.hotpaths.pooling.avgpool2d_backward``; ``dx`` is overwritten.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    fn, n_blocks = _pick(_AVGPOOL_BACKWARD, dx.size, dx.shape[0])
+    fn, n_blocks = pick_flavour(_AVGPOOL_BACKWARD, dx.size, dx.shape[0])
     fn(grad, kh, kw, sh, sw, ph, pw, dx, n_blocks)
