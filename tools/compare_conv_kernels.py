@@ -102,38 +102,34 @@ def conv_case(name, b, c, hw, f, k, pad, dtype, rounds, torch, parallel):
     bias = (0.1 * rng.standard_normal(f)).astype(dtype)
     oh = hw + 2 * pad - k + 1
     p_rows, kk = b * oh * oh, c * k * k
-    cols, z = np.empty((p_rows, kk), dtype), np.empty((p_rows, f), dtype)
+    cols, z = np.empty((kk, p_rows), dtype), np.empty((f, p_rows), dtype)
     out = np.empty((b, f, oh, oh), dtype)
     st, pd = (1, 1), (pad, pad)
     conv.conv2d_forward(x, w, bias, st, pd, True, cols, z, out)
     grad = rng.standard_normal(out.shape).astype(dtype)
-    dz, dcols = np.empty((p_rows, f), dtype), np.empty((p_rows, kk), dtype)
+    dz, dcols = np.empty((f, p_rows), dtype), np.empty((kk, p_rows), dtype)
     dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(bias)
     out2 = np.empty_like(out)
     w2 = w.reshape(f, -1)
     masked = grad * (out > 0)
     dx2 = np.empty_like(x)
-    im2col, _ = conv._pick(conv._IM2COL, 0, 1)
-    fused_fwd, _ = conv._pick(conv._BIAS_ACT_NCHW, 0, 1)
-    mask_pass, _ = conv._pick(conv._MASK_TRANSPOSE, 0, 1)
-    col2im, _ = conv._pick(conv._COL2IM, 0, 1)
-    partial = np.empty((1, f), dtype)
-    by_col = kk <= conv._SHORT_ROW  # the loop order conv2d_forward picks
-    partial2 = np.empty((2, f), dtype)
+    im2col, fused_fwd = conv._IM2COL[0], conv._BIAS_ACT_NCHW[0]
+    mask_pass, col2im = conv._MASK[0], conv._COL2IM[0]
+    # the same products in the (P, K) layout, for the layout comparison
+    cols_pk, z_pk = np.ascontiguousarray(cols.T), np.empty((p_rows, f), dtype)
+    dz_pk, dcols_pk = np.ascontiguousarray(dz.T), np.empty((p_rows, kk), dtype)
 
     fwd = {
         "numba conv2d_forward (im2col+GEMM+fused)": lambda: conv.conv2d_forward(
             x, w, bias, st, pd, True, cols, z, out
         ),
-        "  im2col pass": lambda: im2col(x, k, k, 1, 1, pad, pad, by_col, cols, 1),
-        "  im2col pass, other loop order": lambda: im2col(
-            x, k, k, 1, 1, pad, pad, not by_col, cols, 1
-        ),
-        "  GEMM z = cols @ Wᵀ": lambda: np.matmul(cols, w2.T, out=z),
-        "  fused bias+ReLU+transpose pass": lambda: fused_fwd(z, bias, True, out, 1),
+        "  im2col pass": lambda: im2col(x, k, k, 1, 1, pad, pad, cols, 1),
+        "  GEMM z = W · cols (K, P layout)": lambda: np.matmul(w2, cols, out=z),
+        "  GEMM z = cols · Wᵀ (P, K layout)": lambda: np.matmul(cols_pk, w2.T, out=z_pk),
+        "  fused bias+ReLU+NCHW pass": lambda: fused_fwd(z, bias, True, out, 1),
         "direct conv (numba, stride 1)": lambda: direct_conv_s1(x, w, bias, pad, pad, True, out2),
         "  im2col pass, parallel flavour (2 blocks)": lambda: conv._IM2COL[1](
-            x, k, k, 1, 1, pad, pad, by_col, cols, 2
+            x, k, k, 1, 1, pad, pad, cols, 2
         ),
         "  fused pass, parallel flavour (2 blocks)": lambda: conv._BIAS_ACT_NCHW[1](
             z, bias, True, out, 2
@@ -143,21 +139,26 @@ def conv_case(name, b, c, hw, f, k, pad, dtype, rounds, torch, parallel):
         "numba conv2d_backward (with dx)": lambda: conv.conv2d_backward(
             grad, cols, w, out, st, pd, True, True, dz, dcols, dx, dw, db
         ),
-        "  fused mask+transpose+db pass": lambda: mask_pass(grad, out, True, dz, partial, 1),
-        "  GEMM dw = dzᵀ cols": lambda: np.matmul(dz.T, cols, out=dw.reshape(f, -1)),
-        "  GEMM dcols = dz W": lambda: np.matmul(dz, w2, out=dcols),
+        "  mask pass": lambda: mask_pass(grad, out, True, dz, 1),
+        "  db = row sums of dz (np.sum)": lambda: np.sum(dz, axis=1, out=db),
+        "  GEMM dw = dz · colsᵀ (K, P layout)": lambda: np.matmul(
+            dz, cols.T, out=dw.reshape(f, -1)
+        ),
+        "  GEMM dw = dzᵀ · cols (P, K layout)": lambda: np.matmul(
+            dz_pk.T, cols_pk, out=dw.reshape(f, -1)
+        ),
+        "  GEMM dcols = Wᵀ · dz (K, P layout)": lambda: np.matmul(w2.T, dz, out=dcols),
+        "  GEMM dcols = dz · W (P, K layout)": lambda: np.matmul(dz_pk, w2, out=dcols_pk),
         "  col2im pass": lambda: col2im(dcols, k, k, 1, 1, pad, pad, dx, 1),
         "dx: dcols GEMM + col2im": lambda: (
-            np.matmul(dz, w2, out=dcols),
+            np.matmul(w2.T, dz, out=dcols),
             col2im(dcols, k, k, 1, 1, pad, pad, dx, 1),
         ),
         "dx: direct transposed conv (numba)": lambda: direct_dx_s1(masked, w, pad, pad, dx2),
         "  col2im pass, parallel flavour (2 blocks)": lambda: conv._COL2IM[1](
             dcols, k, k, 1, 1, pad, pad, dx, 2
         ),
-        "  fused mask pass, parallel flavour (2 blocks)": lambda: conv._MASK_TRANSPOSE[1](
-            grad, out, True, dz, partial2, 2
-        ),
+        "  mask pass, parallel flavour (2 blocks)": lambda: conv._MASK[1](grad, out, True, dz, 2),
     }
     if not parallel:  # their spinning workers would slow the GEMMs timed beside them
         for group in (fwd, bwd):

@@ -12,15 +12,22 @@ from numdl.bench.ops import backend_modules
 from numdl.bench.report import cnn_markdown
 
 
-def test_cnn_gemms_count_the_im2col_products() -> None:
+def test_cnn_gemms_are_the_kernels_products() -> None:
     model, _ = numdl_cnn_model(784, 10, (28, 28))
-    gemms = {name: (m, inner, n) for name, m, inner, n, _ in cnn_gemms(model.config)}
-    assert gemms["conv0 forward"] == (28 * 28, 1 * 5 * 5, 16)  # cols · Wᵀ
-    assert gemms["conv1 forward"] == (14 * 14, 16 * 5 * 5, 32)
-    assert gemms["conv1 dcols"] == (14 * 14, 32, 16 * 5 * 5)
+    gemms = {g.what: g for g in cnn_gemms(model.config)}
+    # W·cols: (F, K)·(K, B·OH·OW)
+    assert gemms["conv0 forward"].dims(256) == (16, 1 * 5 * 5, 256 * 28 * 28)
+    assert gemms["conv1 forward"].dims(2) == (32, 16 * 5 * 5, 2 * 14 * 14)
+    assert gemms["conv1 dW"].dims(2) == (32, 2 * 14 * 14, 16 * 5 * 5)  # dZ·colsᵀ
+    assert gemms["conv1 dW"].b_t
+    assert not gemms["conv1 dW"].a_t
+    assert gemms["conv1 dcols"].dims(2) == (16 * 5 * 5, 32, 2 * 14 * 14)  # Wᵀ·dZ
     assert "conv0 dcols" not in gemms  # the input needs no gradient
-    assert gemms["dense0 forward"] == (1, 32 * 7 * 7, 128)
+    assert gemms["dense0 forward"].dims(3) == (3, 32 * 7 * 7, 128)
+    assert gemms["dense0 dW"].dims(3) == (32 * 7 * 7, 3, 128)  # Aᵀ·dZ
     assert len(gemms) == 5 + 3 * 2
+    # the flops are those of the products, whatever the layout
+    assert gemms["conv1 dcols"].flops(2) == 2 * 32 * 400 * 2 * 196
 
 
 @pytest.mark.slow  # generates 55,000 synthetic digits, and a step at batch 256: ~8 s

@@ -80,7 +80,7 @@ def test_conv2d_matches_torch(b, c, h, w, f, kernel, stride, padding, relu, dtyp
     grad = rng.standard_normal(out.shape).astype(dtype)
     ref.backward(torch.tensor(grad, dtype=torch.float64))
 
-    cols = np.empty((out.shape[0] * out.shape[2] * out.shape[3], c * kernel[0] * kernel[1]), dtype)
+    cols = np.empty((c * kernel[0] * kernel[1], out.shape[0] * out.shape[2] * out.shape[3]), dtype)
     out2 = ops.conv2d_forward(x, wt, bias, stride=stride, padding=padding, relu=relu, cols=cols)
     np.testing.assert_array_equal(out2, out)
     dx, dw, db = ops.conv2d_backward(
@@ -108,12 +108,12 @@ def test_conv2d_matches_torch(b, c, h, w, f, kernel, stride, padding, relu, dtyp
 
 
 def test_conv2d_cols_is_the_unrolled_input_and_buffers_are_filled() -> None:
-    """cols[(b, oh, ow), (c, i, j)] = X̃[b, c, oh·s + i, ow·s + j], zeros where padding."""
+    """cols[(c, i, j), (b, oh, ow)] = X̃[b, c, oh·s + i, ow·s + j], zeros where padding."""
     rng = np.random.default_rng(1)
     x, wt, bias = _conv_inputs(rng, 2, 2, 4, 5, 3, (2, 3), np.float64)
     oh, ow = (4 + 2 - 2) // 2 + 1, (5 + 2 - 3) // 2 + 1
-    cols = np.full((2 * oh * ow, 2 * 2 * 3), np.nan)
-    z = np.full((2 * oh * ow, 3), np.nan)
+    cols = np.full((2 * 2 * 3, 2 * oh * ow), np.nan)
+    z = np.full((3, 2 * oh * ow), np.nan)
     out = np.full((2, 3, oh, ow), np.nan)
     res = ops.conv2d_forward(x, wt, bias, stride=2, padding=1, out=out, cols=cols, z=z)
     assert res is out
@@ -122,10 +122,10 @@ def test_conv2d_cols_is_the_unrolled_input_and_buffers_are_filled() -> None:
         for i in range(oh):
             for j in range(ow):
                 window = padded[bb, :, 2 * i : 2 * i + 2, 2 * j : 2 * j + 3]
-                np.testing.assert_array_equal(cols[(bb * oh + i) * ow + j], window.ravel())
-    np.testing.assert_allclose(z, cols @ wt.reshape(3, -1).T, rtol=1e-13)
+                np.testing.assert_array_equal(cols[:, (bb * oh + i) * ow + j], window.ravel())
+    np.testing.assert_allclose(z, wt.reshape(3, -1) @ cols, rtol=1e-13)
     np.testing.assert_allclose(
-        out, (z + bias).reshape(2, oh, ow, 3).transpose(0, 3, 1, 2), rtol=1e-13
+        out, (z + bias[:, None]).reshape(3, 2, oh, ow).transpose(1, 0, 2, 3), rtol=1e-13
     )
 
 
@@ -237,7 +237,7 @@ def _conv_args(dtype: Any = np.float64) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(5)
     x, w, b = _conv_inputs(rng, 2, 3, 6, 5, 4, (3, 2), dtype)
     out = ops.conv2d_forward(x, w, b)
-    cols = np.empty((2 * 4 * 4, 18), dtype)
+    cols = np.empty((18, 2 * 4 * 4), dtype)
     ops.conv2d_forward(x, w, b, cols=cols)
     return {"x": x, "w": w, "b": b, "out": out, "cols": cols, "grad": np.ones_like(out)}
 
@@ -253,8 +253,8 @@ def _conv_fwd(**over: Any):
         "padding": 0,
         "relu": False,
         "out": _sentinel((2, 4, 4, 4)),
-        "cols": _sentinel((32, 18)),
-        "z": _sentinel((32, 4)),
+        "cols": _sentinel((18, 32)),
+        "z": _sentinel((4, 32)),
     }
     args = {k: a[k] for k in ("x", "w", "b")}
     for k, v in over.items():
@@ -270,8 +270,8 @@ def _conv_bwd(**over: Any):
         "dx": _sentinel((2, 3, 6, 5)),
         "dw": _sentinel((4, 3, 3, 2)),
         "db": _sentinel((4,)),
-        "dz": _sentinel((32, 4)),
-        "dcols": _sentinel((32, 18)),
+        "dz": _sentinel((4, 32)),
+        "dcols": _sentinel((18, 32)),
     }
     args = {k: a[k] for k in ("grad", "cols", "w", "out")}
     for k, v in over.items():
@@ -371,13 +371,13 @@ REJECTIONS = [
     ),
     (
         "conv-cols-shape",
-        lambda: _conv_fwd(cols=_sentinel((32, 17))),
+        lambda: _conv_fwd(cols=_sentinel((17, 32))),
         ValueError,
-        r"^cols must have shape \(32, 18\)",
+        r"^cols must have shape \(18, 32\)",
     ),
     (
         "conv-z-dtype",
-        lambda: _conv_fwd(z=_sentinel((32, 4), np.float32)),
+        lambda: _conv_fwd(z=_sentinel((4, 32), np.float32)),
         TypeError,
         r"^z must have the dtype",
     ),
@@ -414,9 +414,9 @@ REJECTIONS = [
     ),
     (
         "convb-cols-shape",
-        lambda: _conv_bwd(cols=np.ones((32, 17))),
+        lambda: _conv_bwd(cols=np.ones((32, 18))),
         ValueError,
-        r"^cols must have shape \(32, 18\)",
+        r"^cols must have shape \(18, 32\)",
     ),
     (
         "convb-out-mixed",
@@ -616,8 +616,8 @@ def test_outputs_sharing_memory_are_rejected() -> None:
     grad, cols, w, fwd = a["grad"], a["cols"], a["w"], a["out"]
     with pytest.raises(ValueError, match=r"^dw and w must not share memory"):
         ops.conv2d_backward(grad, cols, w, fwd, x_shape=(2, 3, 6, 5), dw=w)
-    dcols = np.zeros((32, 18))
-    dz = dcols.reshape(-1)[100 : 100 + 32 * 4].reshape(32, 4)  # contiguous, inside dcols
+    dcols = np.zeros((18, 32))
+    dz = dcols.reshape(-1)[100 : 100 + 32 * 4].reshape(4, 32)  # contiguous, inside dcols
     with pytest.raises(ValueError, match=r"^dz and dcols must not share memory"):
         ops.conv2d_backward(grad, cols, w, fwd, x_shape=(2, 3, 6, 5), dcols=dcols, dz=dz)
     np.testing.assert_array_equal(dcols, 0)

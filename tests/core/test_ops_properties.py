@@ -303,7 +303,7 @@ def _conv_ref(p: dict, rng: np.random.Generator) -> dict[str, Any]:
     x = _values(rng, (b, c, h, w), dt, p.get("values", "normal"))
     wt = (rng.standard_normal((f, c, kh, kw)) / np.sqrt(c * kh * kw)).astype(dt)
     bias = rng.standard_normal(f).astype(dt)
-    cols, z = np.empty((b * oh * ow, c * kh * kw), dt), np.empty((b * oh * ow, f), dt)
+    cols, z = np.empty((c * kh * kw, b * oh * ow), dt), np.empty((f, b * oh * ow), dt)
     out = np.empty((b, f, oh, ow), dt)
     with np.errstate(all="ignore"):
         stride, padding = _two(p["stride"]), _two(p["padding"])
@@ -1066,7 +1066,7 @@ def _mk_dx_without_compute(draw, op, plan, call):
         plan["compute_dx"] = False
         oh, ow = _pooled(h, w, (kh, kw), plan["stride"], plan["padding"])
         name, shape = draw(
-            st.sampled_from([("dx", (b, c, h, w)), ("dcols", (b * oh * ow, c * kh * kw))])
+            st.sampled_from([("dx", (b, c, h, w)), ("dcols", (c * kh * kw, b * oh * ow))])
         )
         return [("kw", "compute_dx", False), ("add", name, shape)], ValueError, (name,)
     if op != "linear_backward":

@@ -75,11 +75,11 @@ def _conv_run(be, x, w, b, grad, stride, padding, relu, compute_dx=True):
     oh_n, ow_n = grad.shape[2:]
     p_rows, k = nb * oh_n * ow_n, c * kh * kw
     full = lambda shape: np.full(shape, np.nan, x.dtype)  # noqa: E731  (garbage in)
-    r = {"cols": full((p_rows, k)), "z": full((p_rows, nf)), "out": full(grad.shape)}
+    r = {"cols": full((k, p_rows)), "z": full((nf, p_rows)), "out": full(grad.shape)}
     returned = be.conv2d_forward(x, w, b, stride, padding, relu, r["cols"], r["z"], r["out"])
     assert returned is r["out"]
-    r["dz"] = full((p_rows, nf))
-    r["dcols"] = full((p_rows, k)) if compute_dx else None
+    r["dz"] = full((nf, p_rows))
+    r["dcols"] = full((k, p_rows)) if compute_dx else None
     r["dx"] = full(x.shape) if compute_dx else None
     r["dw"], r["db"] = full(w.shape), full(b.shape)
     be.conv2d_backward(
@@ -103,9 +103,9 @@ def _conv_run(be, x, w, b, grad, stride, padding, relu, compute_dx=True):
 def _assert_conv_equal(got, want, w):
     np.testing.assert_array_equal(got["cols"], want["cols"])  # a pure copy: bitwise
     np.testing.assert_array_equal(got["dz"], want["dz"])  # a masked copy: bitwise
-    # z is scratch: the interface's z = cols @ W.reshape(F, K)ᵀ (the reference reuses its z
+    # z is scratch: the interface's z = W.reshape(F, K) @ cols (the reference reuses its z
     # for the bias and ReLU, so it is checked against the GEMM itself)
-    assert_backend_close(got["z"], got["cols"] @ w.reshape(w.shape[0], -1).T, name="z")
+    assert_backend_close(got["z"], w.reshape(w.shape[0], -1) @ got["cols"], name="z")
     for name in ("out", "dcols", "dx", "dw", "db"):
         if want[name] is None:
             assert got[name] is None
@@ -130,8 +130,8 @@ def test_conv2d(small_launches, dtype, shape, relu) -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_without_dx_one_chunk(dtype) -> None:
-    # 256 threads: 32 columns × 8 row slices, P = 25 rows in one chunk (db written directly,
-    # no chunk-adding kernel); compute_dx=False leaves dcols and dx alone (None)
+    # 256 threads a row of dz: P = 25 positions in one chunk (db written directly, no
+    # chunk-adding kernel); compute_dx=False leaves dcols and dx alone (None)
     previous = K.configure(block_size=256)
     shape = CONV_SHAPES[1]
     x, w, b, grad = _conv_inputs(shape, dtype, seed=1)

@@ -1,16 +1,18 @@
 """2-D convolution on the GPU (Goodfellow et al., ch. 9, eq. 9.6): im2col + cuBLAS GEMM.
 
 Equals :mod:`numdl.core.hotpaths.conv` (same positional arguments, NCHW activations, weights
-(F, C, KH, KW)). Forward: an im2col kernel (one thread per entry of ``cols`` (P, K), so a
-warp writes consecutive columns of a row) unrolls the zero-padded input; the GEMM
-``z = cols @ W.reshape(F, K)ᵀ`` is cuBLAS through CuPy's ``matmul`` (as
-:mod:`numdl_kernels.cuda.linear`); an epilogue kernel (one thread per output element) adds
-the bias, applies the ReLU and transposes (P, F) → NCHW into ``out``.
+(F, C, KH, KW), ``cols`` (K, P): a row per kernel tap, a column per output position).
+Forward: an im2col kernel (one thread per entry of ``cols``, consecutive threads on
+consecutive positions p, so a warp writes a contiguous run and reads neighbouring input
+columns) unrolls the zero-padded input; the GEMM ``z = W.reshape(F, K) @ cols`` is cuBLAS
+through CuPy's ``matmul`` (as :mod:`numdl_kernels.cuda.linear`); an epilogue kernel (one
+thread per output element) adds the bias, applies the ReLU and moves (F, P) into NCHW ``out``.
 
 Backward (ch. 6.5 back-prop through the same three steps): one kernel writes the masked
-gradient transposed to ``dz`` (P, F) and reduces its columns into per-chunk partial sums of
-``db`` (the block layout and chunked shared-memory tree of the linear layer's db; the chunks
-are then added in order), then cuBLAS GEMMs ``dw = dzᵀ cols`` and ``dcols = dz W``, and a
+gradient to ``dz`` (F, P) (one thread per element, coalesced on both sides); ``db`` is its
+row sums, one block per (row, chunk of the row) whose threads stride along the row and meet
+in the linear layer's shared-memory tree (``_block_column_sum`` on a one-column tile), the
+chunks then added in order; cuBLAS GEMMs ``dw = dz @ colsᵀ`` and ``dcols = Wᵀ @ dz``; and a
 col2im kernel with one thread per input element that *gathers* the entries of ``dcols``
 read from it, in (i, j) window order: no atomics, so every result is deterministic.
 """
@@ -22,7 +24,7 @@ import functools
 import numpy as np
 from numba import cuda, from_dtype
 
-from numdl_kernels.cuda._launch import block_size, grid_1d, launch, tile_layout, xp_of
+from numdl_kernels.cuda._launch import block_size, grid_1d, launch, xp_of
 from numdl_kernels.cuda.linear import (
     _MAX_CHUNKS,
     _MIN_ROWS_PER_THREAD,
@@ -50,77 +52,81 @@ def _unravel4(t, n1, n2, n3):
 
 @cuda.jit
 def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, zero, cols):
-    """cols[(b, oh, ow), (c, i, j)] = x_pad[b, c, oh·sh + i, ow·sw + j] (0 where padding)."""
+    """cols[(c, i, j), (b, oh, ow)] = x_pad[b, c, oh·sh + i, ow·sw + j] (0 where padding)."""
     h_in, w_in = x.shape[2], x.shape[3]
     oh_n = (h_in + 2 * ph - kh) // sh + 1
     ow_n = (w_in + 2 * pw - kw) // sw + 1
-    n_rows, n_k = cols.shape
-    for t in range(cuda.grid(1), n_rows * n_k, cuda.gridsize(1)):
-        p = t // n_k
-        k = t - p * n_k
+    n_k, n_pos = cols.shape
+    for t in range(cuda.grid(1), n_k * n_pos, cuda.gridsize(1)):
+        k = t // n_pos
+        p = t - k * n_pos
         b, oh, ow = _unravel3(p, oh_n, ow_n)
         c, i, j = _unravel3(k, kh, kw)
         h = oh * sh - ph + i
         w = ow * sw - pw + j
         if h >= 0 and h < h_in and w >= 0 and w < w_in:
-            cols[p, k] = x[b, c, h, w]
+            cols[k, p] = x[b, c, h, w]
         else:
-            cols[p, k] = zero
+            cols[k, p] = zero
 
 
 @cuda.jit
 def _bias_act_nchw_kernel(z, bias, relu, zero, out):
-    """out[b, f, q] = act(z[b·Q + q, f] + bias[f]), act = max(·, 0) (as ``np.maximum``) or id."""
+    """out[b, f, q] = act(z[f, b·Q + q] + bias[f]), act = max(·, 0) (as ``np.maximum``) or id."""
     nf, nq = out.shape[1], out.shape[2]
     n = out.shape[0] * nf * nq
     for t in range(cuda.grid(1), n, cuda.gridsize(1)):
         b, f, q = _unravel3(t, nf, nq)
-        v = z[b * nq + q, f] + bias[f]
+        v = z[f, b * nq + q] + bias[f]
         if relu and v <= zero:  # False for NaN, so NaN propagates; −0 → +0 as np.maximum
             v = zero
         out[b, f, q] = v
 
 
+@cuda.jit
+def _mask_kernel(grad, out, relu, zero, dz):
+    """dz[f, b·Q + q] = grad[b, f, q] ⊙ 1[out[b, f, q] > 0] (or grad), as ``np.multiply``."""
+    nf, nq = grad.shape[1], grad.shape[2]
+    n = grad.shape[0] * nf * nq
+    for t in range(cuda.grid(1), n, cuda.gridsize(1)):
+        b, f, q = _unravel3(t, nf, nq)
+        g = grad[b, f, q]
+        if relu and not out[b, f, q] > 0:
+            g = g * zero  # as grad * False in the reference: NaN stays NaN
+        dz[f, b * nq + q] = g
+
+
 @functools.cache
-def _mask_transpose_colsum_kernel(dtype: np.dtype, tx: int, ty: int):
-    """Kernel: dz[b·Q + q, f] = grad[b, f, q] ⊙ 1[out[b, f, q] > 0] and per-chunk column sums
-    of dz (partial db), for one dtype and block shape (tx columns × ty row slices)."""
+def _row_sum_kernel(dtype: np.dtype, ty: int):
+    """Kernel: partial[chunk, f] = Σ of dz[f, p] over the chunk's positions, one block of ty
+    threads (a one-column tile, so consecutive threads read consecutive p) per (f, chunk)."""
     nb_dtype = from_dtype(dtype)
     zero = dtype.type(0)
 
     @cuda.jit
-    def mask_transpose_colsum(grad, out, relu, dz, rows_per_chunk, partial):
-        sums = cuda.shared.array((ty, tx), nb_dtype)
-        lx = cuda.threadIdx.x
+    def row_sum(dz, per_chunk, partial):
+        sums = cuda.shared.array((ty, 1), nb_dtype)
         ly = cuda.threadIdx.y
-        n_rows, n_cols = dz.shape
-        nq = grad.shape[2]
-        f = cuda.blockIdx.x * tx + lx
+        f = cuda.blockIdx.x
         chunk = cuda.blockIdx.y
-        start = chunk * rows_per_chunk
-        stop = start + rows_per_chunk
-        if stop > n_rows:  # (not min(): it fails to type in Numba's built-in CUDA target)
-            stop = n_rows
+        n_pos = dz.shape[1]
+        start = chunk * per_chunk
+        stop = start + per_chunk
+        if stop > n_pos:  # (not min(): it fails to type in Numba's built-in CUDA target)
+            stop = n_pos
         acc = zero
-        if f < n_cols:
-            for p in range(start + ly, stop, ty):
-                b = p // nq
-                q = p - b * nq
-                g = grad[b, f, q]
-                if relu and not out[b, f, q] > 0:
-                    g = g * zero  # as grad * False in the reference: NaN stays NaN
-                dz[p, f] = g
-                acc += g
-        _block_column_sum(sums, acc, ly, lx, ty)
-        if ly == 0 and f < n_cols:
-            partial[chunk, f] = sums[0, lx]
+        for p in range(start + ly, stop, ty):
+            acc += dz[f, p]
+        _block_column_sum(sums, acc, ly, 0, ty)
+        if ly == 0:
+            partial[chunk, f] = sums[0, 0]
 
-    return mask_transpose_colsum
+    return row_sum
 
 
 @cuda.jit
 def _col2im_kernel(dcols, kh, kw, sh, sw, ph, pw, zero, dx):
-    """dx[b, c, h, w] = Σ_{i,j} dcols[(b, oh, ow), (c, i, j)] over oh·sh + i = h + ph,
+    """dx[b, c, h, w] = Σ_{i,j} dcols[(c, i, j), (b, oh, ow)] over oh·sh + i = h + ph,
     ow·sw + j = w + pw (one thread per input element, (i, j) in row-major order)."""
     nc, h_in, w_in = dx.shape[1], dx.shape[2], dx.shape[3]
     oh_n = (h_in + 2 * ph - kh) // sh + 1
@@ -132,20 +138,20 @@ def _col2im_kernel(dcols, kh, kw, sh, sw, ph, pw, zero, dx):
         for i in range(kh):
             hh = h + ph - i
             if hh >= 0 and hh % sh == 0 and hh // sh < oh_n:
-                row0 = (b * oh_n + hh // sh) * ow_n
-                col0 = (c * kh + i) * kw
+                pos0 = (b * oh_n + hh // sh) * ow_n
+                k0 = (c * kh + i) * kw
                 for j in range(kw):
                     ww = w + pw - j
                     if ww >= 0 and ww % sw == 0 and ww // sw < ow_n:
-                        acc += dcols[row0 + ww // sw, col0 + j]
+                        acc += dcols[k0 + j, pos0 + ww // sw]
         dx[b, c, h, w] = acc
 
 
 def conv2d_forward(x, w, b, stride, padding, relu, cols, z, out):
     """out[b, f] = act(b_f + Σ_{c,i,j} W[f, c, i, j] · x_pad[b, c, oh·sh + i, ow·sw + j]) (eq. 9.6).
 
-    Equals ``numdl.core.hotpaths.conv.conv2d_forward``. Writes ``cols`` (P, K), the unrolled
-    input kept for backward, and ``z`` (P, F) = cols @ W.reshape(F, K)ᵀ; returns ``out``.
+    Equals ``numdl.core.hotpaths.conv.conv2d_forward``. Writes ``cols`` (K, P), the unrolled
+    input kept for backward, and ``z`` (F, P) = W.reshape(F, K) @ cols; returns ``out``.
     """
     xp = xp_of(out)
     nf, _, kh, kw = w.shape
@@ -154,7 +160,7 @@ def conv2d_forward(x, w, b, stride, padding, relu, cols, z, out):
     bs = block_size()
     if cols.size:
         launch(_im2col_kernel, grid_1d(cols.size), bs, cols, x, kh, kw, sh, sw, ph, pw, zero, cols)
-    xp.matmul(cols, w.reshape(nf, -1).T, out=z)
+    xp.matmul(w.reshape(nf, -1), cols, out=z)
     nb = out.shape[0]
     out3 = out.reshape(nb, nf, -1)
     if out.size:
@@ -163,7 +169,7 @@ def conv2d_forward(x, w, b, stride, padding, relu, cols, z, out):
 
 
 def conv2d_backward(grad, cols, w, out, stride, padding, relu, compute_dx, dz, dcols, dx, dw, db):
-    """dZ = dOut ⊙ 1[out > 0]; db = Σ_p dZ; dW = dZᵀ cols; dX = col2im(dZ W) (ch. 9, 6.5).
+    """dZ = dOut ⊙ 1[out > 0]; db = Σ_p dZ[:, p]; dW = dZ colsᵀ; dX = col2im(Wᵀ dZ) (ch. 9, 6.5).
 
     Equals ``numdl.core.hotpaths.conv.conv2d_backward``: ``dz``, ``dw``, ``db`` and (when
     ``compute_dx``) ``dcols`` and ``dx`` are overwritten.
@@ -172,38 +178,31 @@ def conv2d_backward(grad, cols, w, out, stride, padding, relu, compute_dx, dz, d
     nf, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
     nb = grad.shape[0]
-    n_rows = dz.shape[0]
-    if n_rows and nf:
-        tx, ty = tile_layout()
-        rows_per_chunk = max(ty * _MIN_ROWS_PER_THREAD, -(-n_rows // _MAX_CHUNKS))
-        n_chunks = -(-n_rows // rows_per_chunk)
+    n_pos = dz.shape[1]
+    bs = block_size()
+    zero = np.dtype(grad.dtype).type(0)
+    if dz.size:
+        g3, o3 = grad.reshape(nb, nf, -1), out.reshape(nb, nf, -1)
+        launch(_mask_kernel, grid_1d(dz.size), bs, dz, g3, o3, bool(relu), zero, dz)
+    if n_pos and nf:
+        per_chunk = max(bs * _MIN_ROWS_PER_THREAD, -(-n_pos // _MAX_CHUNKS))
+        n_chunks = -(-n_pos // per_chunk)
         partial = db.reshape(1, nf) if n_chunks == 1 else xp.empty((n_chunks, nf), db.dtype)
-        kernel = _mask_transpose_colsum_kernel(np.dtype(grad.dtype), tx, ty)
-        launch(
-            kernel,
-            (-(-nf // tx), n_chunks),
-            (tx, ty),
-            db,
-            grad.reshape(nb, nf, -1),
-            out.reshape(nb, nf, -1),
-            bool(relu),
-            dz,
-            rows_per_chunk,
-            partial,
-        )
+        kernel = _row_sum_kernel(np.dtype(grad.dtype), bs)
+        launch(kernel, (nf, n_chunks), (1, bs), db, dz, per_chunk, partial)
         if n_chunks > 1:
-            launch(_sum_chunks_kernel, grid_1d(nf), block_size(), db, partial, db)
+            launch(_sum_chunks_kernel, grid_1d(nf), bs, db, partial, db)
     elif nf:
         db[...] = 0
-    xp.matmul(dz.T, cols, out=dw.reshape(nf, -1))
+    w2 = w.reshape(nf, -1)
+    xp.matmul(dz, cols.T, out=dw.reshape(nf, -1))
     if compute_dx:
-        xp.matmul(dz, w.reshape(nf, -1), out=dcols)
+        xp.matmul(w2.T, dz, out=dcols)
         if dx.size:
-            zero = np.dtype(dx.dtype).type(0)
             launch(
                 _col2im_kernel,
                 grid_1d(dx.size),
-                block_size(),
+                bs,
                 dx,
                 dcols,
                 kh,

@@ -14,7 +14,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -391,56 +391,86 @@ def _torch_cnn_runner(torch: Any, reference: Any, optimizer: Any) -> Runner:
     return run
 
 
-def cnn_gemms(config: dict[str, Any]) -> list[tuple[str, int, int, int, bool]]:
-    """The matrix products of one CNN training step, per sample of the batch: (what, rows
-    per sample, inner, columns, conv). A convolution of F filters over K = C·KH·KW inputs at
-    OH·OW positions is cols·Wᵀ (forward), dZᵀ·cols (dW) and dZ·W (dcols, but for the first
-    layer), each with OH·OW rows per sample; a dense layer is A·W, Aᵀ·dZ, dZ·Wᵀ."""
+class Gemm(NamedTuple):
+    """One matrix product of a training step, out (m, n) = A (m, k) · B (k, n), as the
+    implementation calls it: ``per_sample`` is the axis ("m", "k" or "n") that grows with the
+    batch, by ``size`` (that axis's length for one sample; the others are fixed), and
+    ``a_t``/``b_t`` say that the operand is the transposed view of a C-contiguous array."""
+
+    what: str
+    m: int
+    k: int
+    n: int
+    per_sample: str
+    a_t: bool = False
+    b_t: bool = False
+    conv: bool = False
+
+    def dims(self, batch: int) -> tuple[int, int, int]:
+        """(m, k, n) at ``batch`` samples."""
+        scale = {axis: batch if axis == self.per_sample else 1 for axis in "mkn"}
+        return self.m * scale["m"], self.k * scale["k"], self.n * scale["n"]
+
+    def flops(self, batch: int = 1) -> int:
+        return 2 * math.prod(self.dims(batch))
+
+
+def cnn_gemms(config: dict[str, Any]) -> list[Gemm]:
+    """The matrix products of one CNN training step, as the kernels call them. A convolution
+    of F filters over K = C·KH·KW taps at Q = OH·OW positions a sample (P = B·Q) is W·cols
+    (F, K)·(K, P) forward, dZ·colsᵀ (F, P)·(P, K) for dW and Wᵀ·dZ (K, F)·(F, P) for dcols
+    (but for the first layer, whose input needs no gradient); a dense layer is A·W, Aᵀ·dZ
+    and dZ·Wᵀ with B rows."""
     k, pad = config["kernel_size"], config["kernel_size"] // 2
     c, h, w = config["in_shape"]
-    out: list[tuple[str, int, int, int, bool]] = []
+    out: list[Gemm] = []
     for i, f in enumerate(config["channels"]):
         oh, ow, kk = h + 2 * pad - k + 1, w + 2 * pad - k + 1, c * k * k
-        out += [(f"conv{i} forward", oh * ow, kk, f, True), (f"conv{i} dW", oh * ow, f, kk, True)]
+        q = oh * ow
+        out += [
+            Gemm(f"conv{i} forward", f, kk, q, "n", conv=True),
+            Gemm(f"conv{i} dW", f, q, kk, "k", b_t=True, conv=True),
+        ]
         if i > 0:
-            out.append((f"conv{i} dcols", oh * ow, f, kk, True))
+            out.append(Gemm(f"conv{i} dcols", kk, f, q, "n", a_t=True, conv=True))
         c, h, w = f, oh // 2, ow // 2
     sizes = [c * h * w, *config["hidden"], config["n_classes"]]
     for i, (d_in, d_out) in enumerate(itertools.pairwise(sizes)):
         out += [
-            (f"dense{i} forward", 1, d_in, d_out, False),
-            (f"dense{i} dW", 1, d_out, d_in, False),
+            Gemm(f"dense{i} forward", 1, d_in, d_out, "m"),
+            Gemm(f"dense{i} dW", d_in, 1, d_out, "k", a_t=True),
+            Gemm(f"dense{i} dA", 1, d_out, d_in, "m", b_t=True),
         ]
-        out.append((f"dense{i} dA", 1, d_out, d_in, False))
     return out
+
+
+def _gemm_operands(gemm: Gemm, batch: int, dtype: Any, rng: np.random.Generator) -> tuple:
+    """(A, B, out) of ``gemm`` at ``batch`` samples, A and B transposed views when flagged."""
+    m, k, n = gemm.dims(batch)
+    a = rng.standard_normal((k, m) if gemm.a_t else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if gemm.b_t else (k, n)).astype(dtype)
+    return (a.T if gemm.a_t else a), (b.T if gemm.b_t else b), np.empty((m, n), dtype)
 
 
 def cnn_gemm_floor_runner(
     config: dict[str, Any], batch: int, dtype: Any, *, conv_only: bool = False
 ) -> Runner:
     """The GEMMs of :func:`cnn_gemms` alone on each batch (only they are counted; im2col,
-    col2im, pooling and the elementwise passes are not): an (m·B) x inner by inner x n
-    product each, m·B rows for a batch of B (the weight gradients' shapes are the transposed
-    products', same flops)."""
+    col2im, pooling and the elementwise passes are not), with the kernels' shapes and
+    operand layouts (a batch of another size gets operands of its own, made untimed)."""
     rng = np.random.default_rng(1)
-    products = [g for g in cnn_gemms(config) if g[4] or not conv_only]
-    arrays = [
-        (
-            rng.standard_normal((m * batch, inner)).astype(dtype),
-            rng.standard_normal((inner, n)).astype(dtype),
-            np.empty((m * batch, n), dtype),
-            m,
-        )
-        for _, m, inner, n, _ in products
-    ]
+    products = [g for g in cnn_gemms(config) if g.conv or not conv_only]
+    operands: dict[int, list[tuple]] = {}
 
     def run(batches: Batches, first: int, stop: int) -> tuple[float, float]:
         spent = 0.0
         for xb, _ in batches.range(first, stop):
             rows = xb.shape[0]
+            if rows not in operands:
+                operands[rows] = [_gemm_operands(g, rows, dtype, rng) for g in products]
             t0 = time.perf_counter()
-            for a, b, out, m in arrays:
-                np.matmul(a[: m * rows], b, out=out[: m * rows])
+            for a, b, out in operands[rows]:
+                np.matmul(a, b, out=out)
             spent += time.perf_counter() - t0
         return spent, math.nan
 
@@ -533,7 +563,7 @@ def bench_cnn_epoch(
         for name in ("numba", "numpy")
         if name in modules
     }
-    flops = 2 * sum(m * inner * n for _, m, inner, n, _ in cnn_gemms(reference.config))
+    flops = sum(g.flops() for g in cnn_gemms(reference.config))
     cfg = reference.config
     return {
         "dataset": dataset.name,

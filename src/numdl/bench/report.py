@@ -295,8 +295,9 @@ def cnn_markdown(cnn: dict[str, Any] | None) -> list[str]:
         f"{cnn['model']}; same initial weights and batches for every implementation, taking "
         f"turns every {cnn['chunk_steps']} steps. GEMM floor: the step's {cnn['gemms']} "
         f"matrix products alone ({cnn['gemm_flops_per_sample'] / 1e6:.1f} MFLOP a sample: "
-        "per convolution the im2col products cols·Wᵀ, dZᵀ·cols and dZ·W but for the first "
-        "layer; per dense layer A·W, Aᵀ·dZ, dZ·Wᵀ); the convolutions' part of it on its own.",
+        "per convolution the im2col products W·cols, dZ·colsᵀ and Wᵀ·dZ but for the first "
+        "layer; per dense layer A·W, Aᵀ·dZ, dZ·Wᵀ; each with the kernels' shapes and operand "
+        "layouts); the convolutions' part of it on its own.",
         "",
         "| implementation | time [min–max] | samples/s | ÷ GEMM floor | ÷ conv GEMMs "
         "| numpy ÷ it | torch ÷ it | mean loss, round 1 |",

@@ -504,8 +504,8 @@ def _make_conv(relu: bool, backward: bool, dx: bool = True) -> Maker:
             "stride": stride,
             "padding": padding,
             "relu": relu,
-            "cols": np.empty((p, k), dtype),
-            "z": np.empty((p, f), dtype),
+            "cols": np.empty((k, p), dtype),
+            "z": np.empty((f, p), dtype),
             "out": np.empty((b, f, oh, ow), dtype),
         }
         if not backward:
@@ -515,8 +515,8 @@ def _make_conv(relu: bool, backward: bool, dx: bool = True) -> Maker:
             a["x"], a["w"], a["b"], stride, padding, relu, a["cols"], a["z"], a["out"]
         )
         grad = _values(rng, dtype, (b, f, oh, ow), kind, special=False)
-        dz = np.empty((p, f), dtype)
-        dcols = np.empty((p, k), dtype) if dx else None
+        dz = np.empty((f, p), dtype)
+        dcols = np.empty((k, p), dtype) if dx else None
         dxa = np.empty((b, c, h, w), dtype) if dx else None
         scratch = (np.empty((f, c, kh, kw), dtype), np.empty(f, dtype))
         _conv.conv2d_backward(

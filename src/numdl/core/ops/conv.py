@@ -61,9 +61,10 @@ def conv2d_forward(
     relu : bool, default False
     out : array of shape (B, F, OH, OW), optional
         OH = (H + 2·ph − KH) // sh + 1, OW = (W + 2·pw − KW) // sw + 1.
-    cols : array of shape (B·OH·OW, C·KH·KW), optional
-        Receives the unrolled input (im2col); keep it for :func:`conv2d_backward`.
-    z : array of shape (B·OH·OW, F), optional
+    cols : array of shape (C·KH·KW, B·OH·OW), optional
+        Receives the unrolled input (im2col: a row per kernel tap, a column per output
+        position); keep it for :func:`conv2d_backward`.
+    z : array of shape (F, B·OH·OW), optional
         Scratch for the GEMM. Every buffer given must be writeable, C-contiguous and share
         memory with no other argument.
 
@@ -94,8 +95,8 @@ def conv2d_forward(
     oh, ow = output_size(h, wd, (kh, kw), stride, padding, "the kernel of w")
     p, k = bsz * oh * ow, c * kh * kw
     out = _out_buffer(out, "out", (bsz, f, oh, ow), x)
-    cols = _out_buffer(cols, "cols", (p, k), x)
-    z = _out_buffer(z, "z", (p, f), x)
+    cols = _out_buffer(cols, "cols", (k, p), x)
+    z = _out_buffer(z, "z", (f, p), x)
     _check_disjoint({"out": out, "cols": cols, "z": z}, {"x": x, "w": w, "b": b})
     return _backend.current().conv2d_forward(
         _contiguous(x), _contiguous(w), _contiguous(b), stride, padding, relu, cols, z, out
@@ -121,14 +122,14 @@ def conv2d_backward(
 ) -> tuple[Any, Any, Any]:
     """Backward of :func:`conv2d_forward` (ch. 6.5 back-prop through im2col and the GEMM).
 
-    dZ = dH ⊙ 1[H > 0] (or dH); db = Σ_p dZ_p; dW = dZᵀ cols; dX = col2im(dZ W_flat), each
-    entry of dZ W_flat added back to the input position it was read from (eqs. 9.11–9.13).
+    dZ = dH ⊙ 1[H > 0] (or dH); db = Σ_p dZ[:, p]; dW = dZ colsᵀ; dX = col2im(W_flatᵀ dZ),
+    each entry of W_flatᵀ dZ added back to the input position it was read from (eqs. 9.11–9.13).
 
     Parameters
     ----------
     grad : array (B, F, OH, OW)
         Upstream gradient dL/dH.
-    cols : array (B·OH·OW, C·KH·KW)
+    cols : array (C·KH·KW, B·OH·OW)
         The im2col the forward wrote.
     w : array (F, C, KH, KW)
     out : array (B, F, OH, OW)
@@ -142,8 +143,8 @@ def conv2d_backward(
     dx : array (B, C, H, W), optional
     dw : array (F, C, KH, KW), optional
     db : array (F,), optional
-    dz : array (B·OH·OW, F), optional
-    dcols : array (B·OH·OW, C·KH·KW), optional
+    dz : array (F, B·OH·OW), optional
+    dcols : array (C·KH·KW, B·OH·OW), optional
         Preallocated outputs and scratch: writeable, C-contiguous, sharing no memory with
         each other or with the inputs. ``dx`` and ``dcols`` must be None when
         ``compute_dx`` is False.
@@ -179,16 +180,16 @@ def conv2d_backward(
     p, k = bsz * oh * ow, c * kh * kw
     check_shape(grad, "grad", (bsz, f, oh, ow))
     check_shape(out, "out", (bsz, f, oh, ow))
-    check_shape(cols, "cols", (p, k))
+    check_shape(cols, "cols", (k, p))
     if not compute_dx and (dx is not None or dcols is not None):
         name = "dx" if dx is not None else "dcols"
         raise ValueError(f"{name} must be None when compute_dx is False (it would not be written)")
     if compute_dx:
         dx = _out_buffer(dx, "dx", (bsz, c, h, wd), grad)
-        dcols = _out_buffer(dcols, "dcols", (p, k), grad)
+        dcols = _out_buffer(dcols, "dcols", (k, p), grad)
     dw = _out_buffer(dw, "dw", (f, c, kh, kw), grad)
     db = _out_buffer(db, "db", (f,), grad)
-    dz = _out_buffer(dz, "dz", (p, f), grad)
+    dz = _out_buffer(dz, "dz", (f, p), grad)
     _check_disjoint(
         {"dx": dx, "dw": dw, "db": db, "dz": dz, "dcols": dcols},
         {"grad": grad, "cols": cols, "w": w, "out": out},

@@ -1,9 +1,9 @@
 """The 2-D convolution layer Z = W ⋆ X + b (cross-correlation, textbook ch. 9 eq. 9.6), ReLU
 fused in when asked.
 
-Forward unrolls the input into ``cols`` (im2col: one row per output position, one column per
-kernel tap) and does one GEMM; backward (ch. 6.5 back-propagation through that GEMM) gives
-dW = dZᵀ·cols, db = Σ dZ and dX = col2im(dZ·W). ``cols`` is kept for backward, so the
+Forward unrolls the input into ``cols`` (im2col: one row per kernel tap, one column per
+output position) and does one GEMM; backward (ch. 6.5 back-propagation through that GEMM) gives
+dW = dZ·colsᵀ, db = Σ dZ and dX = col2im(Wᵀ·dZ). ``cols`` is kept for backward, so the
 input itself is not. See :mod:`numdl.core.ops.conv` for the validated kernels.
 """
 
@@ -201,8 +201,8 @@ class Conv2d(Layer):
         n, c, h, wd = x.shape
         oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
         f = self.out_channels
-        cols = self.buffer("cols", (n * oh * ow, c * kh * kw), w.dtype)
-        z = self.buffer("z", (n * oh * ow, f), w.dtype)
+        cols = self.buffer("cols", (c * kh * kw, n * oh * ow), w.dtype)
+        z = self.buffer("z", (f, n * oh * ow), w.dtype)
         out = self.buffer("out", (n, f, oh, ow), w.dtype)
         ops.conv2d_forward(
             x,
@@ -221,7 +221,7 @@ class Conv2d(Layer):
         return out
 
     def backward(self, grad: Any, *, compute_dx: bool = True, overwrite_grad: bool = False) -> Any:
-        """dX = col2im(dZ·W), writing dW = dZᵀ·cols and db = Σ dZ into the gradients.
+        """dX = col2im(Wᵀ·dZ), writing dW = dZ·colsᵀ and db = Σ dZ into the gradients.
 
         dZ is ``grad`` masked by ReLU's derivative when it is fused (out > 0). ``compute_dx=False``
         skips dX (returns ``None``). dX is this layer's reused buffer; ``overwrite_grad`` is
@@ -236,7 +236,7 @@ class Conv2d(Layer):
         if type(grad) is not np.ndarray or grad.dtype != out.dtype or grad.shape != out.shape:
             grad = self._check_grad(grad, out)
         grad, _ = self.take_grad(grad, False)  # a copy if it lives in this layer's buffers
-        dz = self.buffer("dz", (cols.shape[0], self.out_channels), out.dtype)
+        dz = self.buffer("dz", (self.out_channels, cols.shape[1]), out.dtype)
         dcols = self.buffer("dcols", cols.shape, out.dtype) if compute_dx else None
         dx = self.buffer("dx", x_shape, out.dtype) if compute_dx else None
         ops.conv2d_backward(
