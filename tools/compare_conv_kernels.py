@@ -115,6 +115,7 @@ def conv_case(name, b, c, hw, f, k, pad, dtype, rounds, torch, parallel):
     dx2 = np.empty_like(x)
     im2col, fused_fwd = conv._IM2COL[0], conv._BIAS_ACT_NCHW[0]
     mask_pass, col2im = conv._MASK[0], conv._COL2IM[0]
+    conv.conv2d_backward(grad, cols, w, out, st, pd, True, True, dz, dcols, dx, dw, db)
     # the same products in the (P, K) layout, for the layout comparison
     cols_pk, z_pk = np.ascontiguousarray(cols.T), np.empty((p_rows, f), dtype)
     dz_pk, dcols_pk = np.ascontiguousarray(dz.T), np.empty((p_rows, kk), dtype)

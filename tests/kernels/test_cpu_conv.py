@@ -35,6 +35,7 @@ CONV_SHAPES = [
 # (B, C, H, W, kernel, stride, padding): non-overlapping, overlapping (stride < kernel), padded.
 POOL_SHAPES = [
     (2, 3, 8, 8, (2, 2), (2, 2), (0, 0)),
+    (2, 2, 7, 5, (2, 2), (2, 2), (0, 0)),  # the 2x2 kernel on odd sizes (last row/column unread)
     (1, 2, 7, 5, (3, 3), (1, 1), (1, 1)),
     (2, 1, 9, 7, (3, 2), (2, 1), (1, 1)),
     (3, 2, 5, 6, (2, 3), (1, 2), (0, 1)),

@@ -12,15 +12,20 @@ reference's order.
 
 The max-pooling scan is branch-free (selects, not if/else): on random data the comparisons
 defeat the branch predictor, and the branchy scan took 2.1× as long (15.1 vs 7.0 ms for
-2×2 windows over 256×16×28×28 float32). At the MNIST CNN's shapes (batch 256, 2×2 stride 2,
-float32, 2 cores; ``tools/compare_conv_kernels.py``) the serial kernels take, over
-256×16×28×28 / 256×32×14×14: max forward 7.5–8.3 / 3.9 ms, max backward 1.2–1.3 / 0.85 ms,
-average forward 4.8–5.6 / 2.5–2.6 ms, average backward 3.8 / 2.7 ms; the NumPy reference
-takes 6.8×, 9.6×, 4.6× and 1.4× as long at the first shape. PyTorch CPU (2 threads) took
-0.9–1.0× of these times for max forward, 0.5–0.8× for max backward and average pooling in
-the quietest run, 1.1–4.8× on a busier machine. The kernels' 2-thread
-flavours were 1.1–2.3× *slower* there, so, by the package's threading policy, they run
-only on inputs of at least :func:`numdl_kernels.cpu._threads.parallel_min_size` elements.
+2×2 windows over 256×16×28×28 float32). 2×2 windows at stride 2 without padding (the CNN's
+pooling) have a kernel of their own whose four entries are scanned in straight-line code
+in the same order: 14.5 vs 24.2 ms for the general loop at that shape (minima of 9 runs in
+one process, on a machine about 3× slower than the one of the other figures here); keeping
+the int64 index is what costs, as the maximum alone took 2.1 ms. At the MNIST CNN's shapes
+(batch 256, 2×2 stride 2, float32, 2 cores; ``tools/compare_conv_kernels.py``) the serial
+kernels took, over 256×16×28×28 / 256×32×14×14, with the general max loop: max forward
+7.5–8.3 / 3.9 ms, max backward 1.2–1.3 / 0.85 ms, average forward 4.8–5.6 / 2.5–2.6 ms,
+average backward 3.8 / 2.7 ms; the NumPy reference takes 6.8×, 9.6×, 4.6× and 1.4× as long
+at the first shape. PyTorch CPU (2 threads) took 0.9–1.0× of these times for max forward,
+0.5–0.8× for max backward and average pooling in the quietest run, 1.1–4.8× on a busier
+machine. The kernels' 2-thread flavours were 1.1–2.3× *slower* there, so, by the package's
+threading policy, they run only on inputs of at least
+:func:`numdl_kernels.cpu._threads.parallel_min_size` elements.
 """
 
 from __future__ import annotations
@@ -70,14 +75,40 @@ def _maxpool_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax, n_blocks):
                         where = h_lo * w_in + w_lo
                         for h in range(h_lo, h_hi):
                             for w in range(w_lo, w_hi):
-                                v = plane[h, w]
-                                # branch-free (selects): 2.1x faster than if/else on random
-                                # data, whose comparisons the branch predictor cannot guess
-                                take = (v > best) | ((v != v) & (best == best))
-                                best = v if take else best
-                                where = h * w_in + w if take else where
+                                best, where = _max_step(plane[h, w], best, h * w_in + w, where)
                         out[b, c, oh, ow] = best
                         argmax[b, c, oh, ow] = where
+
+
+@njit(inline="always", **_FLAGS)
+def _max_step(v, best, at, where):
+    """(best, where) after scanning v at flat index ``at``: v wins if larger, or if it is the
+    window's first NaN (selects, not if/else: see the module notes)."""
+    take = (v > best) | ((v != v) & (best == best))
+    return (v if take else best), (at if take else where)
+
+
+def _maxpool_2x2_kernel(x, out, argmax, n_blocks):
+    """:func:`_maxpool_kernel` for 2 x 2 windows at stride 2 without padding (the CNN's
+    pooling), the four entries scanned in straight-line code in the same row-major order."""
+    nb, nc, w_in = x.shape[0], x.shape[1], x.shape[3]
+    oh_n, ow_n = out.shape[2], out.shape[3]
+    for blk in prange(n_blocks):
+        for b in range(blk * nb // n_blocks, (blk + 1) * nb // n_blocks):
+            for c in range(nc):
+                plane, o, a = x[b, c], out[b, c], argmax[b, c]
+                for oh in range(oh_n):
+                    top, bottom = plane[2 * oh], plane[2 * oh + 1]
+                    row_out, row_arg = o[oh], a[oh]
+                    t0 = 2 * oh * w_in  # flat index of the window row's first entry
+                    for ow in range(ow_n):
+                        w = 2 * ow
+                        best, where = top[w], t0 + w
+                        best, where = _max_step(top[w + 1], best, t0 + w + 1, where)
+                        best, where = _max_step(bottom[w], best, t0 + w_in + w, where)
+                        best, where = _max_step(bottom[w + 1], best, t0 + w_in + w + 1, where)
+                        row_out[ow] = best
+                        row_arg[ow] = where
 
 
 def _maxpool_backward_kernel(grad, argmax, dx, n_blocks):
@@ -150,6 +181,7 @@ def _avgpool_backward_kernel(grad, kh, kw, sh, sw, ph, pw, dx, n_blocks):
 
 
 _MAXPOOL = serial_and_parallel(_maxpool_kernel, **_FLAGS)
+_MAXPOOL_2X2 = serial_and_parallel(_maxpool_2x2_kernel, **_FLAGS)
 _MAXPOOL_BACKWARD = serial_and_parallel(_maxpool_backward_kernel, **_FLAGS)
 _AVGPOOL = serial_and_parallel(_avgpool_kernel, **_FLAGS)
 _AVGPOOL_BACKWARD = serial_and_parallel(_avgpool_backward_kernel, **_FLAGS)
@@ -169,6 +201,10 @@ def maxpool2d_forward(
     row-major window order, a NaN in the window wins (the first one). Returns ``out``.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if kernel == stride == (2, 2) and padding == (0, 0):
+        fn, n_blocks = pick_flavour(_MAXPOOL_2X2, x.size, x.shape[0])
+        fn(x, out, argmax, n_blocks)
+        return out
     fn, n_blocks = pick_flavour(_MAXPOOL, x.size, x.shape[0])
     fn(x, kh, kw, sh, sw, ph, pw, out, argmax, n_blocks)
     return out
