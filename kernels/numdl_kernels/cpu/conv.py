@@ -24,7 +24,7 @@ Measured at the MNIST CNN's shapes, batch 256, float32, on the shared 2-core mac
 direct Numba convolution there is several times slower than im2col + GEMM for the forward
 and than GEMM + col2im for dx, so those are kept, and the (K, P) layout's GEMMs are faster
 than the (P, K) layout's (:mod:`numdl.core.hotpaths.conv`). PyTorch CPU (2 threads, oneDNN,
-no materialised ``cols``) runs a whole convolution in about the time of its GEMMs here.
+no materialised ``cols``) runs the second convolution's forward faster than the GEMM alone.
 
 Parallel flavours (``prange`` over blocks of the batch) run when the pass's *input* (x, the
 gradient, dx) has at least :func:`numdl_kernels.cpu._threads.parallel_min_size` elements:
