@@ -394,7 +394,7 @@ def _torch_cnn_runner(torch: Any, reference: Any, optimizer: Any) -> Runner:
 class Gemm(NamedTuple):
     """One matrix product of a training step, out (m, n) = A (m, k) · B (k, n), as the
     implementation calls it: ``per_sample`` is the axis ("m", "k" or "n") that grows with the
-    batch, by ``size`` (that axis's length for one sample; the others are fixed), and
+    batch (its field holds that axis's length for one sample; the others are fixed), and
     ``a_t``/``b_t`` say that the operand is the transposed view of a C-contiguous array."""
 
     what: str
