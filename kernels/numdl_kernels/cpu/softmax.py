@@ -110,16 +110,24 @@ def _radd(a, b):
 
 
 _jit = numba.njit(fastmath=_FASTMATH, cache=True)
+# Helpers marked ``_inline`` are inlined at the Numba IR level into their caller. A helper
+# compiled on its own is typed, optimised and vectorised once alone and then once more inside
+# each kernel LLVM links it into; inlining _exp_rows and the helpers under it cut the cold
+# compile of the labels cross-entropy-with-gradient kernel (a training step's only softmax
+# kernel) from 1.9 s to 1.4 s. _log_sum_rows, shared by four kernels, stays a compiled
+# function: inlined into all of them it would make the whole family 40 % dearer to compile
+# (numdl compile), against 8 % for this split.
+_inline = numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
 
 
 # ------------------------------------------------------------------ row-group primitives
-@_jit
+@_inline
 def _group_rows(n_cols):
     """How many rows to process together: a group of short rows, or one long row."""
     return max(1, _GROUP // n_cols) if n_cols < _SHORT_ROW else 1
 
 
-@_jit
+@_inline
 def _shift(row):
     """The reference's shift: max_j x_j if finite, else 0 (NaN anywhere gives a NaN sum)."""
     key = order_key(row[0])
@@ -130,7 +138,7 @@ def _shift(row):
     return m if np.isfinite(m) else _like(0.0, m)
 
 
-@_jit
+@_inline
 def _sum(row):
     """Σ_j row_j in the row's dtype (vectorised through :func:`_radd`)."""
     total = _like(0.0, row[0])
@@ -171,9 +179,12 @@ def _log_sum_rows(x, r0, r1, shift, log_sum, scratch):
         log_sum[i] = np.log(_sum(scratch[base : base + n_cols]))
 
 
-@_jit
-def _exp_rows(x, r0, r1, shift, sums, e):
-    """Rows r0 ≤ i < r1: e_ij = exp(x_ij − c_i) into ``e`` (B, C), sums[i] = Σ_j e_ij."""
+@_inline
+def _exp_rows(x, r0, r1, shift, sums, e, e_flat):
+    """Rows r0 ≤ i < r1: e_ij = exp(x_ij − c_i) into ``e`` (B, C), sums[i] = Σ_j e_ij.
+
+    ``e_flat`` is ``e`` viewed flat (a reshape compiled here would cost 0.36 s).
+    """
     n_cols = x.shape[1]
     if n_cols >= _SHORT_ROW:
         for i in range(r0, r1):
@@ -195,14 +206,14 @@ def _exp_rows(x, r0, r1, shift, sums, e):
         shift[i] = c
         for j in range(n_cols):
             erow[j] = row[j] - c
-    flat = e.reshape(e.size)[r0 * n_cols : r1 * n_cols]
+    flat = e_flat[r0 * n_cols : r1 * n_cols]
     for f in range(flat.size):
         flat[f] = _exp(flat[f])
     for i in range(r0, r1):
         sums[i] = _sum(e[i])
 
 
-@_jit
+@_inline
 def _total(values):
     """Σ values in order, as Numba's ``ndarray.sum`` adds (one compiled helper fewer)."""
     total = 0.0
@@ -211,7 +222,7 @@ def _total(values):
     return total
 
 
-@_jit
+@_inline
 def _soft_terms(row, trow, c, log_sum):
     """Σ_j t_j·log p_j over t_j ≠ 0 (the reference's 0·log p = 0), summed in float64."""
     total = 0.0
@@ -277,7 +288,7 @@ def _ce_labels_kernel(x, target, n_blocks):
     return _total(picked)
 
 
-def _ce_labels_grad_kernel(x, target, dlogits, n_blocks):
+def _ce_labels_grad_kernel(x, target, dlogits, dlogits_flat, n_blocks):
     """As :func:`_ce_labels_kernel`, writing dlogits = (softmax − onehot)/B.
 
     softmax = e/s from the stored e = exp(x − c) (one exp per element); rows whose sum is
@@ -294,7 +305,7 @@ def _ce_labels_grad_kernel(x, target, dlogits, n_blocks):
         lo, hi = blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks
         for r0 in range(lo, hi, step):
             r1 = min(r0 + step, hi)
-            _exp_rows(x, r0, r1, shift, sums, dlogits)
+            _exp_rows(x, r0, r1, shift, sums, dlogits, dlogits_flat)
             for i in range(r0, r1):
                 row = x[i]
                 drow = dlogits[i]
@@ -335,7 +346,7 @@ def _ce_soft_kernel(x, target, n_blocks):
     return _total(terms)
 
 
-def _ce_soft_grad_kernel(x, target, dlogits, n_blocks):
+def _ce_soft_grad_kernel(x, target, dlogits, dlogits_flat, n_blocks):
     """As :func:`_ce_soft_kernel`, writing dlogits = (softmax·Σ_k t_k − t)/B."""
     n_rows, n_cols = x.shape
     step = _group_rows(n_cols)
@@ -349,7 +360,7 @@ def _ce_soft_grad_kernel(x, target, dlogits, n_blocks):
         lo, hi = blk * n_rows // n_blocks, (blk + 1) * n_rows // n_blocks
         for r0 in range(lo, hi, step):
             r1 = min(r0 + step, hi)
-            _exp_rows(x, r0, r1, shift, sums, dlogits)
+            _exp_rows(x, r0, r1, shift, sums, dlogits, dlogits_flat)
             for i in range(r0, r1):
                 row = x[i]
                 trow = target[i]
@@ -449,5 +460,5 @@ def cross_entropy(
     if dlogits is None:
         total = kernel(logits, target, n_blocks)
     else:
-        total = kernel(logits, target, dlogits, n_blocks)
+        total = kernel(logits, target, dlogits, dlogits.reshape(-1), n_blocks)
     return logits.dtype.type(-total / n_rows)
